@@ -1,0 +1,118 @@
+// Trace files for `memgov replay`: JSONL, one sample per line (SPEC section 7). Parsing is pure
+// (`parseTraceLine`); `readLines` streams a file in fixed chunks so a week-long trace never has
+// to fit in one string.
+import { closeSync, openSync, readSync } from 'node:fs';
+import { err, ok, type Result } from 'neverthrow';
+import type { Sample } from '../machines/policy.ts';
+
+export interface TraceError {
+  /** 1-based line number in the trace, 0 when the file itself failed. */
+  readonly line: number;
+  readonly detail: string;
+}
+
+export function formatTraceError(file: string, e: TraceError): string {
+  return e.line === 0 ? `${file}: ${e.detail}` : `${file}:${e.line}: ${e.detail}`;
+}
+
+function clip(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+function isByteCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
+function fieldProblem(record: Record<string, unknown>, key: string): string {
+  const value = record[key];
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    return `"${key}" must be a number (got ${clip(JSON.stringify(value) ?? 'nothing')})`;
+  }
+  return `"${key}" must not be negative (got ${value})`;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Parses one trace line: `{"t","current","inactiveFile","limit"}` in bytes and ms; `"usage"` may
+ * stand for `current` (then inactiveFile is 0), and a missing inactiveFile is 0. This runs once
+ * per line of traces with millions of lines, so the valid path allocates only the sample.
+ */
+export function parseTraceLine(text: string, line: number): Result<Sample, TraceError> {
+  const record = parseJson(text);
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+    return err({ line, detail: `not a JSON object: ${clip(text)}` });
+  }
+  const r = record as Record<string, unknown>;
+  const hasCurrent = r.current !== undefined;
+  const usageKey = hasCurrent ? 'current' : r.usage !== undefined ? 'usage' : undefined;
+  if (usageKey === undefined) return err({ line, detail: 'needs "current" (or "usage") in bytes' });
+  const { t, limit } = r;
+  const current = r[usageKey];
+  const inactiveFile = hasCurrent && r.inactiveFile !== undefined ? r.inactiveFile : 0;
+  if (isByteCount(t) && isByteCount(current) && isByteCount(inactiveFile) && isByteCount(limit)) {
+    if (limit <= 0) return err({ line, detail: '"limit" must be above 0' });
+    // The common exact shape is already a Sample: reuse it rather than copy it.
+    if (hasCurrent && r.inactiveFile !== undefined) return ok(r as unknown as Sample);
+    return ok({ t, current, inactiveFile, limit });
+  }
+  const bad = (['t', usageKey, 'inactiveFile', 'limit'] as const).find(
+    (key) => !isByteCount(key === 'inactiveFile' ? inactiveFile : r[key]),
+  ) as string;
+  return err({ line, detail: fieldProblem(r, bad) });
+}
+
+const CHUNK_BYTES = 1 << 20;
+
+/**
+ * Calls `onLine(text, lineNumber)` for every line of the file, streaming in 1 MiB chunks; stops
+ * early when `onLine` returns false. A trailing empty line is not reported.
+ */
+export function readLines(
+  path: string,
+  onLine: (text: string, line: number) => boolean,
+): Result<void, TraceError> {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    return err({ line: 0, detail: `cannot open: ${(e as Error).message}` });
+  }
+  try {
+    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    let carry = '';
+    let line = 0;
+    for (;;) {
+      const bytesRead = readSync(fd, buffer, 0, CHUNK_BYTES, null);
+      if (bytesRead === 0) break;
+      // A chunk may end inside a multi-byte character: only decode up to the last newline.
+      const lastNewline = buffer.lastIndexOf(10, bytesRead - 1);
+      if (lastNewline === -1) {
+        carry += buffer.toString('utf8', 0, bytesRead);
+        continue;
+      }
+      const text = carry + buffer.toString('utf8', 0, lastNewline);
+      carry = buffer.toString('utf8', lastNewline + 1, bytesRead);
+      let start = 0;
+      for (;;) {
+        const end = text.indexOf('\n', start);
+        const piece = end === -1 ? text.slice(start) : text.slice(start, end);
+        if (!onLine(piece, ++line)) return ok(undefined);
+        if (end === -1) break;
+        start = end + 1;
+      }
+    }
+    if (carry !== '') onLine(carry, ++line);
+    return ok(undefined);
+  } catch (e) {
+    return err({ line: 0, detail: `cannot read: ${(e as Error).message}` });
+  } finally {
+    closeSync(fd);
+  }
+}

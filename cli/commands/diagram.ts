@@ -1,0 +1,38 @@
+// `memgov diagram [--format mermaid|json]`: the governor statechart, generated from the machine.
+import { DEFAULT_POLICY } from '../../machines/config.ts';
+import { createGovernorMachine } from '../../machines/governor.machine.ts';
+import { toGraph, toMermaid } from '../../visualizations/diagram.ts';
+import { parseArgs, stringFlag } from '../args.ts';
+import { EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
+
+export const DIAGRAM_HELP = `Usage: memgov diagram [--format mermaid|json]
+
+Prints the governor statechart, generated from the machine definition.
+  --format mermaid  Mermaid stateDiagram-v2 text (default)
+  --format json     states and transitions as JSON
+`;
+
+export function diagramCommand(argv: readonly string[], io: CliIo): number {
+  const parsed = parseArgs(argv, { format: { kind: 'string' }, help: { kind: 'boolean' } });
+  if (parsed.isErr() || parsed.value.positionals.length > 0) {
+    const why = parsed.isErr() ? parsed.error : 'takes no arguments';
+    io.err(`memgov diagram: ${why}\n${DIAGRAM_HELP}`);
+    return EXIT_USAGE;
+  }
+  if (parsed.value.flags.help === true) {
+    io.out(DIAGRAM_HELP);
+    return EXIT_OK;
+  }
+  const format = stringFlag(parsed.value, 'format') ?? 'mermaid';
+  const machine = createGovernorMachine(DEFAULT_POLICY);
+  if (format === 'mermaid') {
+    io.out(toMermaid(machine));
+    return EXIT_OK;
+  }
+  if (format === 'json') {
+    io.out(`${JSON.stringify(toGraph(machine), null, 2)}\n`);
+    return EXIT_OK;
+  }
+  io.err(`memgov diagram: --format must be mermaid or json (got "${format}")\n`);
+  return EXIT_USAGE;
+}

@@ -1,0 +1,113 @@
+// `memgov replay TRACE [--config F] [--json]`: the governor over a recorded memory curve
+// (SPEC section 7). Streams the trace and the output, so trace length is bounded by disk only.
+import { loadConfig } from '../../adapters/config-file.ts';
+import {
+  formatTraceError,
+  parseTraceLine,
+  readLines,
+  type TraceError,
+} from '../../adapters/trace.ts';
+import { createReplayer, formatStep, type ReplayStep } from '../../machines/replay.ts';
+import { parseArgs, stringFlag } from '../args.ts';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
+
+export const REPLAY_HELP = `Usage: memgov replay TRACE [--config FILE] [--json]
+
+Runs the governor over a recorded memory curve. TRACE is JSONL, one sample per line:
+  {"t": <ms>, "current": <bytes>, "inactiveFile": <bytes>, "limit": <bytes>}
+("usage" may stand for "current"; lines in time order). The governor sees the first sample at
+or after each time it asks for, as the live sampler would; actions count as dispatched at once.
+
+  --config FILE  policy settings (JSON or YAML); MEMGOV_* variables also apply
+  --json         one JSON line per seen sample: {"t","ratio","action","nextPollMs","state"}
+`;
+
+const FLUSH_CHARS = 1 << 16;
+
+function humanLine(step: ReplayStep): string {
+  const d = step.decision;
+  const action = d.action ?? '-';
+  return `t=${d.t}ms ratio=${(d.ratio * 100).toFixed(2)}% action=${action} next=${d.nextPollMs}ms reason=${d.reason} state=${step.state}`;
+}
+
+export function replayCommand(argv: readonly string[], io: CliIo): number {
+  const parsed = parseArgs(argv, {
+    config: { kind: 'string' },
+    json: { kind: 'boolean' },
+    help: { kind: 'boolean' },
+  });
+  if (parsed.isErr()) {
+    io.err(`memgov replay: ${parsed.error}\n${REPLAY_HELP}`);
+    return EXIT_USAGE;
+  }
+  const args = parsed.value;
+  if (args.flags.help === true) {
+    io.out(REPLAY_HELP);
+    return EXIT_OK;
+  }
+  const [tracePath, ...extra] = args.positionals;
+  if (tracePath === undefined || extra.length > 0) {
+    io.err(`memgov replay: expected exactly one TRACE file\n${REPLAY_HELP}`);
+    return EXIT_USAGE;
+  }
+  const config = loadConfig({ file: stringFlag(args, 'config'), env: io.env });
+  if (config.isErr()) {
+    io.err(config.error.map((problem) => `memgov replay: ${problem}\n`).join(''));
+    return EXIT_USAGE;
+  }
+  const json = args.flags.json === true;
+  const replayer = createReplayer(config.value.policy);
+  const format = json ? formatStep : humanLine;
+  let pending = '';
+  let previousT = Number.NEGATIVE_INFINITY;
+  let samples = 0;
+  let seen = 0;
+  const actions = new Map<string, number>();
+  let failure: TraceError | null = null;
+
+  const read = readLines(tracePath, (text, line) => {
+    // Blank lines (a trailing newline, CRLF leftovers) are not samples.
+    if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim() === '')) return true;
+    const sample = parseTraceLine(text, line);
+    if (sample.isErr()) {
+      failure = sample.error;
+      return false;
+    }
+    const { t } = sample.value;
+    if (t < previousT) {
+      failure = {
+        line,
+        detail: `"t" ${t} is earlier than the line before (${previousT}); lines must be in time order`,
+      };
+      return false;
+    }
+    previousT = t;
+    samples++;
+    const step = replayer.offer(sample.value);
+    if (step === null) return true;
+    seen++;
+    const action = step.decision.action;
+    if (action !== null) actions.set(action, (actions.get(action) ?? 0) + 1);
+    pending += format(step) + '\n';
+    if (pending.length >= FLUSH_CHARS) {
+      io.out(pending);
+      pending = '';
+    }
+    return true;
+  });
+  if (pending !== '') io.out(pending);
+  const problem: TraceError | null = read.isErr() ? read.error : failure;
+  if (problem !== null) {
+    io.err(`memgov replay: ${formatTraceError(tracePath, problem)}\n`);
+    return EXIT_FAILURE;
+  }
+  if (samples === 0) {
+    io.err(`memgov replay: ${tracePath}: the trace has no samples\n`);
+    return EXIT_FAILURE;
+  }
+  if (!json) {
+    const summary = [...actions].map(([name, count]) => `${name}=${count}`).join(' ') || 'none';
+    io.out(`replayed ${samples} samples, governor saw ${seen}; actions: ${summary}\n`);
+  }
+  return EXIT_OK;
+}

@@ -1,0 +1,46 @@
+// memgov's command dispatcher: picks one command module and returns its exit code.
+import { diagramCommand } from './commands/diagram.ts';
+import { replayCommand } from './commands/replay.ts';
+import { sampleCommand } from './commands/sample.ts';
+import { EXIT_OK, EXIT_USAGE, type CliIo } from './io.ts';
+
+declare const MEMGOV_VERSION: string | undefined;
+const VERSION = typeof MEMGOV_VERSION === 'string' ? MEMGOV_VERSION : 'dev';
+
+export const MAIN_HELP = `memgov ${VERSION}: memory governor for AI coding agents in Kubernetes pods
+
+Usage: memgov <command> [options]
+
+Commands:
+  replay TRACE   run the governor over a recorded memory curve (JSONL)
+  sample         read this process's memory cgroup once and print what memgov sees
+  diagram        print the governor statechart (Mermaid or JSON)
+
+Run 'memgov <command> --help' for a command's options.
+`;
+
+type Command = (argv: readonly string[], io: CliIo) => number | Promise<number>;
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  replay: replayCommand,
+  sample: sampleCommand,
+  diagram: diagramCommand,
+};
+
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(MAIN_HELP);
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  if (name === '--version' || name === '-V') {
+    io.out(`${VERSION}\n`);
+    return EXIT_OK;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    io.err(`memgov: unknown command "${name}"\n\n${MAIN_HELP}`);
+    return EXIT_USAGE;
+  }
+  return command(rest, io);
+}

@@ -1,0 +1,62 @@
+// Lint setup: typed typescript-eslint rules, plus the neverthrow rule that every Result is used,
+// and a guard that keeps machines/ free of Node I/O (the governor must stay pure and replayable).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import neverthrow from '@bufferings/eslint-plugin-neverthrow';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test/fixtures/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    plugins: { neverthrow },
+    rules: {
+      'neverthrow/must-use-result': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-console': 'off',
+    },
+  },
+  {
+    files: ['machines/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['node:*', 'fs', 'path', 'os', 'child_process'],
+              message: 'machines/ is pure: do I/O in actors/ or adapters/.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'Date',
+          property: 'now',
+          message: 'machines/ take time from events, never the clock.',
+        },
+      ],
+      'no-restricted-globals': ['error', 'process', 'setTimeout', 'setInterval'],
+    },
+  },
+  {
+    // Tests inspect Results with expect() and _unsafeUnwrapErr, which the rule does not know.
+    files: ['test/**/*.ts'],
+    rules: { 'neverthrow/must-use-result': 'off' },
+  },
+  { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
+);

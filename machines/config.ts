@@ -1,0 +1,202 @@
+// The policy configuration: defaults (SPEC section 3) and validation with messages that name
+// the key, the value and the rule it broke. Pure: callers bring the raw object from a file,
+// the environment or flags.
+import { err, ok, type Result } from 'neverthrow';
+
+export interface PolicyConfig {
+  /** What the ratio measures: working set (current - inactive_file, the kubelet's signal) or current. */
+  readonly metric: 'workingSet' | 'current';
+  readonly compactAt: number;
+  readonly fastPollAt: number;
+  readonly clearAt: number;
+  readonly terminateAt: number;
+  readonly compactWindowMs: number;
+  /** Ceiling of the relaxed interval (below fastPollAt). */
+  readonly relaxedPollMs: number;
+  /** Ceiling of the fast interval (at or above fastPollAt). */
+  readonly fastPollMs: number;
+  /** Interval while the growth rate projects the limit within a few intervals. */
+  readonly urgentPollMs: number;
+  /** Floor of the headroom-shortened relaxed and fast intervals. */
+  readonly minPollMs: number;
+  /** Fast polling continues until the ratio drops this far below fastPollAt. */
+  readonly fastPollHysteresis: number;
+  /** Growth rate the headroom-shortened interval is sized for: 200 MiB/s, the reaction target. */
+  readonly assumedGrowthBytesPerSec: number;
+  /** Urgent when the limit is projected within this many of the current intervals. */
+  readonly urgentHorizonIntervals: number;
+}
+
+export const DEFAULT_POLICY: PolicyConfig = {
+  metric: 'workingSet',
+  compactAt: 0.7,
+  fastPollAt: 0.8,
+  clearAt: 0.85,
+  terminateAt: 0.9,
+  compactWindowMs: 300_000,
+  relaxedPollMs: 60_000,
+  fastPollMs: 15_000,
+  urgentPollMs: 1_000,
+  minPollMs: 1_000,
+  fastPollHysteresis: 0.05,
+  assumedGrowthBytesPerSec: 200 * 1024 * 1024,
+  urgentHorizonIntervals: 2,
+};
+
+export const POLICY_KEYS = Object.keys(DEFAULT_POLICY) as readonly (keyof PolicyConfig)[];
+
+export function isPolicyKey(key: string): key is keyof PolicyConfig {
+  return (POLICY_KEYS as readonly string[]).includes(key);
+}
+
+/** One problem with a configuration value; `source` says where it came from (file, env, flag). */
+export interface ConfigIssue {
+  readonly key: string;
+  readonly message: string;
+  readonly source: string;
+}
+
+export function formatConfigIssue(issue: ConfigIssue): string {
+  return `${issue.source}: ${issue.key}: ${issue.message}`;
+}
+
+type NumericKey = Exclude<keyof PolicyConfig, 'metric'>;
+
+interface NumberRule {
+  readonly min: number;
+  readonly max: number;
+  readonly integer: boolean;
+  readonly unit: string;
+}
+
+const RATIO: NumberRule = { min: 0, max: 1, integer: false, unit: 'a ratio' };
+const MS: NumberRule = { min: 1, max: 7 * 24 * 3_600_000, integer: true, unit: 'milliseconds' };
+
+const RULES: Readonly<Record<NumericKey, NumberRule>> = {
+  compactAt: RATIO,
+  fastPollAt: RATIO,
+  clearAt: RATIO,
+  terminateAt: RATIO,
+  compactWindowMs: MS,
+  relaxedPollMs: MS,
+  fastPollMs: MS,
+  urgentPollMs: MS,
+  minPollMs: MS,
+  fastPollHysteresis: { min: 0, max: 1, integer: false, unit: 'a ratio' },
+  assumedGrowthBytesPerSec: { min: 1, max: 2 ** 50, integer: false, unit: 'bytes per second' },
+  urgentHorizonIntervals: { min: 0, max: 1000, integer: false, unit: 'a count of intervals' },
+};
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+/** Accepts numbers, and numeric strings (values from env and flags arrive as strings). */
+function toNumber(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && value.trim() !== '') {
+    const n = Number(value.replace(/_/g, ''));
+    return Number.isNaN(n) ? undefined : n;
+  }
+  return undefined;
+}
+
+function checkNumber(key: NumericKey, value: unknown): number | string {
+  const rule = RULES[key];
+  const n = toNumber(value);
+  if (n === undefined || !Number.isFinite(n)) return `must be ${rule.unit} (got ${show(value)})`;
+  if (rule.integer && !Number.isInteger(n))
+    return `must be whole ${rule.unit} (got ${show(value)})`;
+  if (n < rule.min || n > rule.max) {
+    return `must be between ${rule.min} and ${rule.max} (got ${show(value)})`;
+  }
+  return n;
+}
+
+/** Cross-key rules: the ladder climbs in order and the intervals nest. */
+function checkOrdering(config: PolicyConfig, source: string): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const needs = (key: keyof PolicyConfig, holds: boolean, message: string): void => {
+    if (!holds) issues.push({ key, source, message });
+  };
+  needs('compactAt', config.compactAt > 0, `must be above 0 (got ${config.compactAt})`);
+  needs(
+    'clearAt',
+    config.clearAt >= config.compactAt,
+    `(${config.clearAt}) must be >= compactAt (${config.compactAt})`,
+  );
+  needs(
+    'terminateAt',
+    config.terminateAt >= config.clearAt,
+    `(${config.terminateAt}) must be >= clearAt (${config.clearAt})`,
+  );
+  needs(
+    'fastPollMs',
+    config.fastPollMs <= config.relaxedPollMs,
+    `(${config.fastPollMs}) must be <= relaxedPollMs (${config.relaxedPollMs})`,
+  );
+  needs(
+    'minPollMs',
+    config.minPollMs <= config.fastPollMs,
+    `(${config.minPollMs}) must be <= fastPollMs (${config.fastPollMs})`,
+  );
+  needs(
+    'urgentPollMs',
+    config.urgentPollMs <= config.minPollMs,
+    `(${config.urgentPollMs}) must be <= minPollMs (${config.minPollMs})`,
+  );
+  return issues;
+}
+
+/**
+ * Merges `raw` over `base` and validates the result. `raw` holds policy keys only; an unknown key
+ * is an error (a typo must not silently fall back to a default).
+ */
+export function resolvePolicy(
+  raw: Readonly<Record<string, unknown>>,
+  source: string,
+  base: PolicyConfig = DEFAULT_POLICY,
+): Result<PolicyConfig, ConfigIssue[]> {
+  const issues: ConfigIssue[] = [];
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(raw)) {
+    if (!isPolicyKey(key)) {
+      issues.push({ key, source, message: `unknown setting (known: ${POLICY_KEYS.join(', ')})` });
+      continue;
+    }
+    if (key === 'metric') {
+      if (value !== 'workingSet' && value !== 'current') {
+        issues.push({
+          key,
+          source,
+          message: `must be "workingSet" or "current" (got ${show(value)})`,
+        });
+      } else merged[key] = value;
+      continue;
+    }
+    const checked = checkNumber(key, value);
+    if (typeof checked === 'string') issues.push({ key, source, message: checked });
+    else merged[key] = checked;
+  }
+  if (issues.length > 0) return err(issues);
+  const config = merged as unknown as PolicyConfig;
+  const orderIssues = checkOrdering(config, source);
+  return orderIssues.length > 0 ? err(orderIssues) : ok(config);
+}
+
+/** MEMGOV_COMPACT_AT -> compactAt: the env name of each policy key. */
+export function envNameOf(key: keyof PolicyConfig): string {
+  return `MEMGOV_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/** Policy values present in the environment, keyed by policy key. */
+export function policyFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): Record<string, string> {
+  const raw: Record<string, string> = {};
+  for (const key of POLICY_KEYS) {
+    const value = env[envNameOf(key)];
+    if (value !== undefined) raw[key] = value;
+  }
+  return raw;
+}

@@ -1,0 +1,250 @@
+// The governor's policy as pure functions (SPEC section 3). No I/O and no clock: time is the
+// sample's `t`. The statechart in governor.machine.ts calls `decide` once per sample and mirrors
+// the resulting ladder facts as explicit states.
+import type { PolicyConfig } from './config.ts';
+
+/** One reading of the cgroup. Bytes; `t` is wall-clock milliseconds. */
+export interface Sample {
+  readonly t: number;
+  readonly current: number;
+  readonly inactiveFile: number;
+  readonly limit: number;
+}
+
+export type Action = 'compact' | 'clear' | 'archive-terminate';
+export type Speed = 'relaxed' | 'fast' | 'urgent';
+export type LadderState = 'idle' | 'compacted' | 'cleared';
+
+/** Why a decision came out as it did; logged and journaled, stable strings. */
+export type Reason =
+  | 'below-threshold'
+  | 'tier1-compact'
+  | 'tier2-clear'
+  | 'tier3-archive-terminate'
+  | 'compact-window-open'
+  | 'tier3-disarmed'
+  | 'invalid-sample';
+
+/**
+ * What the governor remembers between samples. Everything here is persisted and survives
+ * restarts of the governor and of the agent: it is what stops the loop "compact, restart,
+ * climb, compact again, never escalate".
+ */
+export interface LadderFacts {
+  /** The last compact the governor dispatched, if any (time and the ratio it was decided at). */
+  readonly lastCompact: { readonly atMs: number; readonly ratio: number } | null;
+  /** A clear was dispatched after `lastCompact`. */
+  readonly clearedSinceCompact: boolean;
+  /** Tier 3 may fire; it disarms when it fires and re-arms once a ratio below compactAt is seen. */
+  readonly tier3Armed: boolean;
+  /** The previous valid sample, for the growth rate. */
+  readonly previous: { readonly t: number; readonly usedBytes: number } | null;
+  /** The polling speed chosen at the previous sample (for hysteresis). */
+  readonly speed: Speed;
+}
+
+export interface Decision {
+  readonly t: number;
+  readonly ratio: number;
+  readonly usedBytes: number;
+  readonly limitBytes: number;
+  readonly action: Action | null;
+  readonly reason: Reason;
+  readonly speed: Speed;
+  /** Delay to the next sample; 0 = sample again at once (right after an action). */
+  readonly nextPollMs: number;
+  /** Wall-clock deadline of the next sample (`t + nextPollMs`), kept so a restore re-arms it. */
+  readonly nextSampleAtMs: number;
+  /** Growth of the used bytes since the previous sample, bytes per second (0 when unknown). */
+  readonly growthBytesPerSec: number;
+}
+
+export const INITIAL_FACTS: LadderFacts = {
+  lastCompact: null,
+  clearedSinceCompact: false,
+  tier3Armed: true,
+  previous: null,
+  speed: 'relaxed',
+};
+
+/** Bytes the policy measures: the working set (page cache is reclaimable) or raw usage. */
+export function usedBytesOf(sample: Sample, metric: PolicyConfig['metric']): number {
+  return metric === 'current' ? sample.current : Math.max(0, sample.current - sample.inactiveFile);
+}
+
+/** A sample the policy can reason about: finite, non-negative numbers and a positive limit. */
+export function isUsableSample(sample: Sample): boolean {
+  return (
+    Number.isFinite(sample.t) &&
+    Number.isFinite(sample.current) &&
+    Number.isFinite(sample.inactiveFile) &&
+    Number.isFinite(sample.limit) &&
+    sample.current >= 0 &&
+    sample.inactiveFile >= 0 &&
+    sample.limit > 0
+  );
+}
+
+/**
+ * "A compact was dispatched within the last compactWindowMs": strictly less than the window,
+ * so at exactly compactWindowMs the window has closed. A clock that went backwards counts as
+ * inside the window, so a clock step never causes a second compact.
+ */
+export function compactInWindow(facts: LadderFacts, tMs: number, config: PolicyConfig): boolean {
+  return facts.lastCompact !== null && tMs - facts.lastCompact.atMs < config.compactWindowMs;
+}
+
+/** The ladder as a named state: no compact in the window, compacted, or cleared after it. */
+export function ladderStateOf(facts: LadderFacts, tMs: number, config: PolicyConfig): LadderState {
+  if (!compactInWindow(facts, tMs, config)) return 'idle';
+  return facts.clearedSinceCompact ? 'cleared' : 'compacted';
+}
+
+/** SPEC section 3 rules in order; the first that holds wins. */
+function chooseAction(
+  facts: LadderFacts,
+  tMs: number,
+  ratio: number,
+  config: PolicyConfig,
+): { action: Action | null; reason: Reason } {
+  const inWindow = compactInWindow(facts, tMs, config);
+  if (ratio >= config.terminateAt && inWindow && facts.tier3Armed) {
+    return { action: 'archive-terminate', reason: 'tier3-archive-terminate' };
+  }
+  if (
+    ratio >= config.clearAt &&
+    inWindow &&
+    facts.lastCompact !== null &&
+    ratio > facts.lastCompact.ratio &&
+    !facts.clearedSinceCompact
+  ) {
+    return { action: 'clear', reason: 'tier2-clear' };
+  }
+  if (ratio >= config.compactAt && !inWindow) {
+    return { action: 'compact', reason: 'tier1-compact' };
+  }
+  if (ratio < config.compactAt) return { action: null, reason: 'below-threshold' };
+  return {
+    action: null,
+    reason:
+      ratio >= config.terminateAt && !facts.tier3Armed ? 'tier3-disarmed' : 'compact-window-open',
+  };
+}
+
+/** The next action threshold above `ratio` (the limit itself once all are passed). */
+function nextThresholdAbove(ratio: number, config: PolicyConfig): number {
+  for (const threshold of [config.compactAt, config.clearAt, config.terminateAt]) {
+    if (ratio < threshold) return threshold;
+  }
+  return 1;
+}
+
+/**
+ * The polling speed and delay after a sample without action. Relaxed and fast intervals are
+ * shortened by headroom: the time the assumed worst growth rate needs to reach the next
+ * threshold (earlyoom's sleep_time_ms idea), so a burst starting between two polls is still
+ * caught within about one interval. Urgent when the measured growth projects the limit within
+ * `urgentHorizonIntervals` of the interval we would otherwise use.
+ */
+export function choosePolling(
+  facts: LadderFacts,
+  tMs: number,
+  ratio: number,
+  usedBytes: number,
+  limitBytes: number,
+  growthBytesPerSec: number,
+  config: PolicyConfig,
+): { speed: Speed; nextPollMs: number } {
+  const wasFast = facts.speed !== 'relaxed';
+  const fastFloor = wasFast ? config.fastPollAt - config.fastPollHysteresis : config.fastPollAt;
+  const base: Speed = ratio >= fastFloor ? 'fast' : 'relaxed';
+  const ceilingMs = base === 'fast' ? config.fastPollMs : config.relaxedPollMs;
+  const headroomBytes = Math.max(0, (nextThresholdAbove(ratio, config) - ratio) * limitBytes);
+  const headroomMs = (headroomBytes / config.assumedGrowthBytesPerSec) * 1000;
+  let baseMs = Math.floor(Math.min(ceilingMs, Math.max(config.minPollMs, headroomMs)));
+  // An open compact window with memory at tier 1 ends in a new compact: be there when it closes.
+  if (ratio >= config.compactAt && facts.lastCompact !== null) {
+    const windowLeftMs = facts.lastCompact.atMs + config.compactWindowMs - tMs;
+    if (windowLeftMs > 0) baseMs = Math.max(config.minPollMs, Math.min(baseMs, windowLeftMs));
+  }
+  if (growthBytesPerSec > 0) {
+    const toLimitMs = (Math.max(0, limitBytes - usedBytes) / growthBytesPerSec) * 1000;
+    if (toLimitMs < config.urgentHorizonIntervals * baseMs) {
+      return { speed: 'urgent', nextPollMs: config.urgentPollMs };
+    }
+  }
+  return { speed: base, nextPollMs: baseMs };
+}
+
+/**
+ * Decides at most one action for a sample and returns the facts to remember. Pure and total:
+ * an unusable sample (non-finite, negative, zero limit) decides nothing, keeps the facts and asks
+ * for a quick retry.
+ */
+export function decide(
+  facts: LadderFacts,
+  sample: Sample,
+  config: PolicyConfig,
+): { decision: Decision; facts: LadderFacts } {
+  if (!isUsableSample(sample)) {
+    const t = Number.isFinite(sample.t) ? sample.t : (facts.previous?.t ?? 0);
+    return {
+      facts,
+      decision: {
+        t,
+        ratio: 0,
+        usedBytes: 0,
+        limitBytes: 0,
+        action: null,
+        reason: 'invalid-sample',
+        speed: facts.speed,
+        nextPollMs: config.minPollMs,
+        nextSampleAtMs: t + config.minPollMs,
+        growthBytesPerSec: 0,
+      },
+    };
+  }
+  const tMs = sample.t;
+  const usedBytes = usedBytesOf(sample, config.metric);
+  const ratio = usedBytes / sample.limit;
+  const { action, reason } = chooseAction(facts, tMs, ratio, config);
+  const elapsedMs = facts.previous === null ? 0 : tMs - facts.previous.t;
+  const growthBytesPerSec =
+    elapsedMs > 0 ? ((usedBytes - (facts.previous?.usedBytes ?? usedBytes)) / elapsedMs) * 1000 : 0;
+
+  const polling = choosePolling(
+    facts,
+    tMs,
+    ratio,
+    usedBytes,
+    sample.limit,
+    growthBytesPerSec,
+    config,
+  );
+  const next: LadderFacts = {
+    lastCompact: action === 'compact' ? { atMs: tMs, ratio } : facts.lastCompact,
+    clearedSinceCompact:
+      action === 'compact' ? false : action === 'clear' ? true : facts.clearedSinceCompact,
+    tier3Armed:
+      action === 'archive-terminate' ? false : facts.tier3Armed || ratio < config.compactAt,
+    previous: { t: tMs, usedBytes },
+    speed: polling.speed,
+  };
+  // The sample right after an action comes without waiting: its effect decides the next rung.
+  const nextPollMs = action === null ? polling.nextPollMs : 0;
+  return {
+    facts: next,
+    decision: {
+      t: tMs,
+      ratio,
+      usedBytes,
+      limitBytes: sample.limit,
+      action,
+      reason,
+      speed: polling.speed,
+      nextPollMs,
+      nextSampleAtMs: tMs + nextPollMs,
+      growthBytesPerSec,
+    },
+  };
+}

@@ -1,0 +1,60 @@
+// The diagrams are generated from the machine, and the README's copy must match it.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_POLICY } from '../machines/config.ts';
+import { createGovernorMachine } from '../machines/governor.machine.ts';
+import { toGraph, toMermaid } from '../visualizations/diagram.ts';
+import { runMain } from './support/cli.ts';
+
+const machine = createGovernorMachine(DEFAULT_POLICY);
+
+describe('memgov diagram', () => {
+  it('the README embeds exactly the Mermaid diagram the machine generates', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const match =
+      /<!-- diagram:governor:start -->\s*```mermaid\n([\s\S]*?)```\s*<!-- diagram:governor:end -->/.exec(
+        readme,
+      );
+    expect(match, 'README.md lacks the diagram:governor block').not.toBeNull();
+    expect(
+      match?.[1],
+      'README diagram is stale: paste the output of `memgov diagram` into it',
+    ).toBe(toMermaid(machine));
+  });
+
+  it('lists every state of the three regions and each guarded SAMPLE transition', () => {
+    const graph = toGraph(machine);
+    expect(graph.states.map((s) => s.id)).toEqual([
+      'governor',
+      'governor.ladder',
+      'governor.ladder.idle',
+      'governor.ladder.compacted',
+      'governor.ladder.cleared',
+      'governor.tier3',
+      'governor.tier3.armed',
+      'governor.tier3.disarmed',
+      'governor.polling',
+      'governor.polling.relaxed',
+      'governor.polling.fast',
+      'governor.polling.urgent',
+    ]);
+    expect(graph.transitions).toContainEqual({
+      source: 'governor.tier3.armed',
+      target: 'governor.tier3.disarmed',
+      event: 'SAMPLE',
+      guard: 'decidesTerminate',
+      actions: [],
+    });
+    expect(graph.transitions.filter((t) => t.actions.includes('evaluate'))).toHaveLength(9);
+  });
+
+  it('prints Mermaid by default and JSON on request, and refuses other formats', async () => {
+    const mermaid = await runMain(['diagram']);
+    expect(mermaid.stdout.startsWith('stateDiagram-v2\n')).toBe(true);
+    const json = await runMain(['diagram', '--format', 'json']);
+    expect(JSON.parse(json.stdout)).toEqual(toGraph(machine));
+    const bad = await runMain(['diagram', '--format', 'svg']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--format must be mermaid or json (got "svg")');
+  });
+});
