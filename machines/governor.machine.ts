@@ -15,6 +15,21 @@ import {
   type LadderState,
   type Sample,
 } from './policy.ts';
+import {
+  appendDispatched,
+  applyAfter,
+  applyOomCounter,
+  applyResult,
+  INITIAL_OOM,
+  interruptPending,
+  pendingOf,
+  tierOf,
+  type ActionRecord,
+  type ActionResult,
+  type OomRecord,
+} from './records.ts';
+
+export type { ActionOutcome, ActionRecord, PendingAction } from './records.ts';
 
 export interface GovernorContext {
   readonly facts: LadderFacts;
@@ -22,9 +37,25 @@ export interface GovernorContext {
   readonly decision: Decision | null;
   /** Count of actions dispatched so far; each request carries its sequence number. */
   readonly actionSeq: number;
+  /** The newest actions, dispatched first and completed by the executor's results. */
+  readonly actions: readonly ActionRecord[];
+  readonly oom: OomRecord;
 }
 
-export type GovernorEvent = { readonly type: 'SAMPLE'; readonly sample: Sample };
+export type GovernorEvent =
+  | {
+      readonly type: 'SAMPLE';
+      readonly sample: Sample;
+      /** The cgroup's oom_kill counter at this sample, when the sampler read one. */
+      readonly oomKills?: number;
+    }
+  | ({ readonly type: 'ACTION.RESULT' } & ActionResult)
+  | { readonly type: 'ACTIONS.INTERRUPTED'; readonly detail: string; readonly atMs: number };
+
+export interface GovernorInput {
+  /** A context to resume from (restored state, or a restarted governor); null for fresh. */
+  readonly resume?: GovernorContext | null;
+}
 
 /** Emitted when the governor dispatches an action; the executor carries it out. */
 export interface ActionRequest {
@@ -39,13 +70,15 @@ export const INITIAL_GOVERNOR_CONTEXT: GovernorContext = {
   facts: INITIAL_FACTS,
   decision: null,
   actionSeq: 0,
+  actions: [],
+  oom: INITIAL_OOM,
 };
 
 const POLL_GUARDS = { relaxed: 'pollsRelaxed', fast: 'pollsFast', urgent: 'pollsUrgent' } as const;
 
 /** A polling state's SAMPLE transitions: evaluate, and move to the speed the decision chose. */
 function evaluateThenPoll(others: readonly ('relaxed' | 'fast' | 'urgent')[]) {
-  const actions = ['evaluate', 'requestAction'] as const;
+  const actions = ['evaluate', 'requestAction', 'notify'] as const;
   return [
     ...others.map((speed) => ({ guard: POLL_GUARDS[speed], target: speed, actions })),
     { actions },
@@ -60,10 +93,11 @@ export function createGovernorMachine(config: PolicyConfig) {
   let memoSample: Sample | null = null;
   let memoResult: ReturnType<typeof decide> | null = null;
   const outcome = (context: GovernorContext, event: GovernorEvent): ReturnType<typeof decide> => {
-    if (memoResult === null || memoFacts !== context.facts || memoSample !== event.sample) {
-      memoResult = decide(context.facts, event.sample, config);
+    const sample = (event as { sample: Sample }).sample;
+    if (memoResult === null || memoFacts !== context.facts || memoSample !== sample) {
+      memoResult = decide(context.facts, sample, config);
       memoFacts = context.facts;
-      memoSample = event.sample;
+      memoSample = sample;
     }
     return memoResult;
   };
@@ -92,12 +126,38 @@ export function createGovernorMachine(config: PolicyConfig) {
     actions: {
       evaluate: assign(({ context, event }) => {
         const { decision, facts } = outcome(context, event);
+        const seq = decision.action === null ? context.actionSeq : context.actionSeq + 1;
+        const pending = pendingOf(decision, seq);
+        const oomKills = event.type === 'SAMPLE' ? event.oomKills : undefined;
         return {
           facts,
           decision,
-          actionSeq: decision.action === null ? context.actionSeq : context.actionSeq + 1,
+          actionSeq: seq,
+          actions:
+            pending === null
+              ? applyAfter(context.actions, decision)
+              : appendDispatched(context.actions, pending),
+          oom:
+            oomKills === undefined
+              ? context.oom
+              : applyOomCounter(
+                  context.oom,
+                  oomKills,
+                  decision.t,
+                  tierOf(context.facts, decision.t, config),
+                ),
         };
       }),
+      recordResult: assign(({ context, event }) =>
+        event.type === 'ACTION.RESULT' ? { actions: applyResult(context.actions, event) } : {},
+      ),
+      recordInterrupted: assign(({ context, event }) =>
+        event.type === 'ACTIONS.INTERRUPTED'
+          ? { actions: interruptPending(context.actions, event.detail) }
+          : {},
+      ),
+      /** Tells a supervisor about every change; a no-op here, provided by the supervisor. */
+      notify: () => undefined,
       requestAction: enqueueActions(({ context, enqueue }) => {
         const decision = context.decision;
         if (decision === null || decision.action === null) return;
@@ -113,7 +173,13 @@ export function createGovernorMachine(config: PolicyConfig) {
   }).createMachine({
     id: 'governor',
     type: 'parallel',
-    context: INITIAL_GOVERNOR_CONTEXT,
+    // Input is optional (replay and tests start fresh), so it is read loosely here.
+    context: ({ input }) =>
+      (input as GovernorInput | undefined)?.resume ?? INITIAL_GOVERNOR_CONTEXT,
+    on: {
+      'ACTION.RESULT': { actions: ['recordResult', 'notify'] },
+      'ACTIONS.INTERRUPTED': { actions: ['recordInterrupted', 'notify'] },
+    },
     states: {
       ladder: {
         initial: 'idle',

@@ -39,6 +39,12 @@ export interface LadderFacts {
   readonly tier3Armed: boolean;
   /** The previous valid sample, for the growth rate. */
   readonly previous: { readonly t: number; readonly usedBytes: number } | null;
+  /**
+   * The governor's clock: the latest sample time seen, valid or not, never moving back. Windows
+   * are judged on it, so a wall clock that steps back (NTP) or a sample without a usable time
+   * cannot reopen a closed window or make the ladder's state disagree with its facts.
+   */
+  readonly clockMs: number | null;
   /** The polling speed chosen at the previous sample (for hysteresis). */
   readonly speed: Speed;
 }
@@ -64,6 +70,7 @@ export const INITIAL_FACTS: LadderFacts = {
   clearedSinceCompact: false,
   tier3Armed: true,
   previous: null,
+  clockMs: null,
   speed: 'relaxed',
 };
 
@@ -87,8 +94,7 @@ export function isUsableSample(sample: Sample): boolean {
 
 /**
  * "A compact was dispatched within the last compactWindowMs": strictly less than the window,
- * so at exactly compactWindowMs the window has closed. A clock that went backwards counts as
- * inside the window, so a clock step never causes a second compact.
+ * so at exactly compactWindowMs the window has closed. `tMs` is the governor's monotone clock.
  */
 export function compactInWindow(facts: LadderFacts, tMs: number, config: PolicyConfig): boolean {
   return facts.lastCompact !== null && tMs - facts.lastCompact.atMs < config.compactWindowMs;
@@ -186,12 +192,17 @@ export function decide(
   sample: Sample,
   config: PolicyConfig,
 ): { decision: Decision; facts: LadderFacts } {
+  const seenT = !Number.isFinite(sample.t)
+    ? facts.clockMs
+    : facts.clockMs === null
+      ? sample.t
+      : Math.max(facts.clockMs, sample.t);
+  const tMs = seenT ?? 0;
   if (!isUsableSample(sample)) {
-    const t = Number.isFinite(sample.t) ? sample.t : (facts.previous?.t ?? 0);
     return {
-      facts,
+      facts: seenT === facts.clockMs ? facts : { ...facts, clockMs: seenT },
       decision: {
-        t,
+        t: tMs,
         ratio: 0,
         usedBytes: 0,
         limitBytes: 0,
@@ -199,12 +210,11 @@ export function decide(
         reason: 'invalid-sample',
         speed: facts.speed,
         nextPollMs: config.minPollMs,
-        nextSampleAtMs: t + config.minPollMs,
+        nextSampleAtMs: tMs + config.minPollMs,
         growthBytesPerSec: 0,
       },
     };
   }
-  const tMs = sample.t;
   const usedBytes = usedBytesOf(sample, config.metric);
   const ratio = usedBytes / sample.limit;
   const { action, reason } = chooseAction(facts, tMs, ratio, config);
@@ -228,6 +238,7 @@ export function decide(
     tier3Armed:
       action === 'archive-terminate' ? false : facts.tier3Armed || ratio < config.compactAt,
     previous: { t: tMs, usedBytes },
+    clockMs: tMs,
     speed: polling.speed,
   };
   // The sample right after an action comes without waiting: its effect decides the next rung.

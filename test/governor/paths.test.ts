@@ -62,7 +62,9 @@ function traversal(maxSamples: number, toState?: (snapshot: GovernorSnapshot) =>
 }
 
 /** The SAMPLE events of a path (graph paths start with a synthetic xstate.init step). */
-function eventsOf(path: GovernorPath): GovernorEvent[] {
+type SampleEvent = Extract<GovernorEvent, { type: 'SAMPLE' }>;
+
+function eventsOf(path: GovernorPath): SampleEvent[] {
   return path.steps.flatMap((step) => (step.event.type === 'SAMPLE' ? [step.event] : []));
 }
 

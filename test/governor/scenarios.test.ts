@@ -1,6 +1,6 @@
 // The seed scenarios: every rule of SPEC section 3 and every boundary, through the real machine.
 import { describe, expect, it } from 'vitest';
-import { actionsOf, at, drive, policy } from '../support/governor.ts';
+import { actionsOf, at, drive, LIMIT_BYTES, policy } from '../support/governor.ts';
 
 const T0 = 1_000_000;
 const WINDOW_MS = 300_000;
@@ -250,6 +250,22 @@ describe('odd samples', () => {
       null,
       'clear',
     ]);
+  });
+
+  it('a sample without a usable time cannot move the ladder back: the window stays closed', () => {
+    const steps = drive([
+      at(0, 0.72), // compact
+      at(1_000, 0.86), // clear
+      { t: 300_000, current: Number.NaN, inactiveFile: 0, limit: LIMIT_BYTES }, // window closes
+      { ...at(0, 0.5), t: Number.NaN }, // no usable time: the governor's clock stays at 300 s
+    ]);
+    expect(steps.map((s) => s.state.split(',')[0])).toEqual([
+      'ladder.compacted',
+      'ladder.cleared',
+      'ladder.idle',
+      'ladder.idle',
+    ]);
+    expect(steps.map((s) => s.decision.t)).toEqual([0, 1_000, 300_000, 300_000]);
   });
 
   it('a clock that steps backwards does not reopen tier 1', () => {
