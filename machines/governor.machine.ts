@@ -106,6 +106,9 @@ export function createGovernorMachine(config: PolicyConfig) {
     return ladderStateOf(facts, decision.t, config);
   };
 
+  const ladderNow = (context: GovernorContext): LadderState =>
+    ladderStateOf(context.facts, context.decision?.t ?? context.facts.clockMs ?? 0, config);
+
   return setup({
     types: {
       context: {} as GovernorContext,
@@ -122,6 +125,12 @@ export function createGovernorMachine(config: PolicyConfig) {
       pollsRelaxed: ({ context, event }) => outcome(context, event).facts.speed === 'relaxed',
       pollsFast: ({ context, event }) => outcome(context, event).facts.speed === 'fast',
       pollsUrgent: ({ context, event }) => outcome(context, event).facts.speed === 'urgent',
+      // Resuming from a context (a restart): each region starts where its facts say.
+      resumesCompacted: ({ context }) => ladderNow(context) === 'compacted',
+      resumesCleared: ({ context }) => ladderNow(context) === 'cleared',
+      resumesDisarmed: ({ context }) => !context.facts.tier3Armed,
+      resumesFast: ({ context }) => context.facts.speed === 'fast',
+      resumesUrgent: ({ context }) => context.facts.speed === 'urgent',
     },
     actions: {
       evaluate: assign(({ context, event }) => {
@@ -182,8 +191,16 @@ export function createGovernorMachine(config: PolicyConfig) {
     },
     states: {
       ladder: {
-        initial: 'idle',
+        initial: 'resume',
         states: {
+          resume: {
+            description: 'Transient: a resumed governor starts at the rung its facts record.',
+            always: [
+              { guard: 'resumesCompacted', target: 'compacted' },
+              { guard: 'resumesCleared', target: 'cleared' },
+              { target: 'idle' },
+            ],
+          },
           idle: {
             description: 'No compact in the window: tier 1 compacts at compactAt.',
             on: { SAMPLE: { guard: 'becomesCompacted', target: 'compacted' } },
@@ -209,8 +226,12 @@ export function createGovernorMachine(config: PolicyConfig) {
         },
       },
       tier3: {
-        initial: 'armed',
+        initial: 'resume',
         states: {
+          resume: {
+            description: 'Transient: a resumed governor keeps tier 3 disarmed if it was.',
+            always: [{ guard: 'resumesDisarmed', target: 'disarmed' }, { target: 'armed' }],
+          },
           armed: {
             description: 'Archive-terminate fires at terminateAt inside a compact window.',
             on: { SAMPLE: { guard: 'decidesTerminate', target: 'disarmed' } },
@@ -224,8 +245,16 @@ export function createGovernorMachine(config: PolicyConfig) {
       // Every sample is evaluated here: each polling state takes SAMPLE exactly once, so the
       // assign runs once per sample whatever the other regions do.
       polling: {
-        initial: 'relaxed',
+        initial: 'resume',
         states: {
+          resume: {
+            description: 'Transient: a resumed governor polls at its last speed.',
+            always: [
+              { guard: 'resumesFast', target: 'fast' },
+              { guard: 'resumesUrgent', target: 'urgent' },
+              { target: 'relaxed' },
+            ],
+          },
           relaxed: {
             description: 'Below fastPollAt: at most relaxedPollMs, shortened by headroom.',
             on: { SAMPLE: evaluateThenPoll(['fast', 'urgent']) },

@@ -27,13 +27,16 @@ describe('memgov diagram', () => {
     expect(graph.states.map((s) => s.id)).toEqual([
       'governor',
       'governor.ladder',
+      'governor.ladder.resume',
       'governor.ladder.idle',
       'governor.ladder.compacted',
       'governor.ladder.cleared',
       'governor.tier3',
+      'governor.tier3.resume',
       'governor.tier3.armed',
       'governor.tier3.disarmed',
       'governor.polling',
+      'governor.polling.resume',
       'governor.polling.relaxed',
       'governor.polling.fast',
       'governor.polling.urgent',
@@ -46,6 +49,13 @@ describe('memgov diagram', () => {
       actions: [],
     });
     expect(graph.transitions.filter((t) => t.actions.includes('evaluate'))).toHaveLength(9);
+    expect(graph.transitions).toContainEqual({
+      source: 'governor.tier3.resume',
+      target: 'governor.tier3.disarmed',
+      event: 'always',
+      guard: 'resumesDisarmed',
+      actions: [],
+    });
   });
 
   it('prints Mermaid by default and JSON on request, and refuses other formats', async () => {

@@ -15,6 +15,7 @@ export interface DiagramTransition {
   readonly source: string;
   /** null for a transition that only runs actions (no state change). */
   readonly target: string | null;
+  /** The event type, or `always` for an eventless transition. */
   readonly event: string;
   readonly guard: string | null;
   readonly actions: readonly string[];
@@ -46,7 +47,8 @@ function walk(
     initial: initialTarget?.id ?? null,
     description: node.description ?? null,
   });
-  for (const [event, definitions] of node.transitions) {
+  const eventless = (node.always ?? []).map((definition) => ['always', [definition]] as const);
+  for (const [event, definitions] of [...node.transitions, ...eventless]) {
     for (const definition of definitions) {
       const target = definition.target?.[0] as AnyStateNode | undefined;
       out.transitions.push({

@@ -1,0 +1,62 @@
+// The sampler actor: reads the cgroup when the governor's deadline comes, at once when asked
+// (right after an action) and, on cgroup v2, when the kernel changes memory.events. It sends
+// SAMPLE or SAMPLER.READ_FAILED to the supervisor and never decides anything.
+import { fromCallback } from 'xstate';
+import type { SamplerCommand } from '../machines/supervisor.machine.ts';
+import type { CgroupReading } from '../adapters/cgroup/reader.ts';
+import type { Result } from 'neverthrow';
+
+export interface SamplerPorts {
+  /** One consistent reading of the cgroup; never throws. */
+  readonly read: () => Result<CgroupReading, string>;
+  /** Wall-clock milliseconds. */
+  readonly now: () => number;
+  /**
+   * Watches for kernel memory events (cgroup v2 memory.events); calls `onChange` on each
+   * change. Returns a closer, or null where nothing can be watched (cgroup v1).
+   */
+  readonly watchEvents?: (onChange: () => void) => { close(): Promise<void> } | null;
+}
+
+export function createSamplerLogic(ports: SamplerPorts) {
+  return fromCallback<SamplerCommand, { firstSampleAtMs: number }>(
+    ({ sendBack, receive, input }) => {
+      let timer: NodeJS.Timeout | undefined;
+      let stopped = false;
+      const sampleNow = (): void => {
+        if (stopped) return;
+        clearTimeout(timer);
+        timer = undefined;
+        const t = ports.now();
+        const reading = ports.read();
+        if (reading.isOk()) {
+          const r = reading.value;
+          sendBack({
+            type: 'SAMPLE',
+            sample: {
+              t,
+              current: r.currentBytes,
+              inactiveFile: r.inactiveFileBytes,
+              limit: r.limitBytes,
+            },
+            oomKills: r.oomKills,
+          });
+        } else {
+          sendBack({ type: 'SAMPLER.READ_FAILED', atMs: t, detail: reading.error });
+        }
+      };
+      const schedule = (atMs: number): void => {
+        clearTimeout(timer);
+        timer = setTimeout(sampleNow, Math.max(0, atMs - ports.now()));
+      };
+      receive((command) => (command.type === 'SCHEDULE' ? schedule(command.atMs) : sampleNow()));
+      const watcher = ports.watchEvents?.(sampleNow) ?? null;
+      schedule(input.firstSampleAtMs);
+      return () => {
+        stopped = true;
+        clearTimeout(timer);
+        void watcher?.close();
+      };
+    },
+  );
+}

@@ -1,0 +1,348 @@
+// The daemon's settings beyond the policy: where state and archives live, how to reach the
+// agent, and the supervisor's restart budget. Pure validation; every problem names its key
+// path (`agent.transport`) and the value found.
+import type { ConfigIssue } from './config.ts';
+import { DEFAULT_RESTART_BUDGET, type RestartBudget } from './restart-budget.ts';
+
+export type TransportKind = 'none' | 'stdin' | 'command';
+export type ProfileName = 'generic';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type ActionWithCommand = 'compact' | 'clear';
+
+export interface AgentConfig {
+  readonly profile: ProfileName;
+  /** `none` observes and logs only; chosen automatically when not set (see resolveTransport). */
+  readonly transport: TransportKind | null;
+  /** Text typed for each rung over the stdin transport (the generic profile's commands). */
+  readonly commands: Readonly<Record<ActionWithCommand, string | null>>;
+  /** argv run for each rung over the command transport; never through a shell. */
+  readonly commandArgv: Readonly<Record<ActionWithCommand, readonly string[] | null>>;
+  readonly pid: number | null;
+  readonly pidfile: string | null;
+  /** Longest a compact or clear may take before it counts as timed out. */
+  readonly actionTimeoutMs: number;
+  /** How long SIGTERM gets before tier 3 reports the agent still alive. */
+  readonly terminateGraceMs: number;
+  /** Opt-in: SIGKILL this long after SIGTERM if the agent is still alive. */
+  readonly killAfterMs: number | null;
+}
+
+export interface ArchiveConfig {
+  readonly dir: string;
+  readonly paths: readonly string[];
+  readonly retain: number;
+  readonly deadlineMs: number;
+}
+
+export interface DaemonConfig {
+  readonly stateFile: string;
+  readonly cgroup: string | null;
+  readonly dryRun: boolean;
+  readonly logLevel: LogLevel;
+  readonly agent: AgentConfig;
+  readonly archive: ArchiveConfig;
+  readonly supervisor: RestartBudget;
+}
+
+/** Defaults that depend on the environment: AGENT_DATA is where the pod keeps agent state. */
+export function defaultDaemonConfig(agentData: string): DaemonConfig {
+  return {
+    stateFile: `${agentData}/config/mem_governor_state`,
+    cgroup: null,
+    dryRun: false,
+    logLevel: 'info',
+    agent: {
+      profile: 'generic',
+      transport: null,
+      commands: { compact: '/compact', clear: '/clear' },
+      commandArgv: { compact: null, clear: null },
+      pid: null,
+      pidfile: null,
+      actionTimeoutMs: 60_000,
+      terminateGraceMs: 10_000,
+      killAfterMs: null,
+    },
+    archive: { dir: `${agentData}/archive`, paths: [], retain: 10, deadlineMs: 20_000 },
+    supervisor: DEFAULT_RESTART_BUDGET,
+  };
+}
+
+type Raw = Readonly<Record<string, unknown>>;
+
+interface Reader {
+  issues: ConfigIssue[];
+  source: string;
+}
+
+function show(value: unknown): string {
+  return JSON.stringify(value) ?? String(value);
+}
+
+function isRecord(value: unknown): value is Raw {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function complain(reader: Reader, key: string, message: string): void {
+  reader.issues.push({ key, message, source: reader.source });
+}
+
+function readString(reader: Reader, key: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value === 'string' && value !== '') return value;
+  complain(reader, key, `must be a non-empty string (got ${show(value)})`);
+  return fallback;
+}
+
+function readInt(
+  reader: Reader,
+  key: string,
+  value: unknown,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max) return n;
+  complain(reader, key, `must be a whole number from ${min} to ${max} (got ${show(value)})`);
+  return fallback;
+}
+
+function readBool(reader: Reader, key: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value === true || value === 'true' || value === '1') return true;
+  if (value === false || value === 'false' || value === '0') return false;
+  complain(reader, key, `must be true or false (got ${show(value)})`);
+  return fallback;
+}
+
+function readChoice<T extends string>(
+  reader: Reader,
+  key: string,
+  value: unknown,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  if (value === undefined) return fallback;
+  if (typeof value === 'string' && (choices as readonly string[]).includes(value))
+    return value as T;
+  complain(reader, key, `must be one of ${choices.join(', ')} (got ${show(value)})`);
+  return fallback;
+}
+
+function readArgv(reader: Reader, key: string, value: unknown): readonly string[] | null {
+  if (value === undefined || value === null) return null;
+  if (
+    Array.isArray(value) &&
+    value.length > 0 &&
+    value.every((v) => typeof v === 'string' && v !== '')
+  ) {
+    return value as string[];
+  }
+  complain(
+    reader,
+    key,
+    `must be a list of arguments, program first, e.g. ["kubectl", "exec", ...]; it never runs through a shell (got ${show(value)})`,
+  );
+  return null;
+}
+
+function readSection(reader: Reader, key: string, value: unknown, known: readonly string[]): Raw {
+  if (value === undefined) return {};
+  if (!isRecord(value)) {
+    complain(reader, key, `must be a mapping (got ${show(value)})`);
+    return {};
+  }
+  for (const inner of Object.keys(value)) {
+    if (!known.includes(inner)) {
+      complain(reader, `${key}.${inner}`, `unknown setting (known: ${known.join(', ')})`);
+    }
+  }
+  return value;
+}
+
+const MAX_MS = 24 * 3_600_000;
+
+export const DAEMON_KEYS = [
+  'stateFile',
+  'cgroup',
+  'dryRun',
+  'logLevel',
+  'agent',
+  'archive',
+  'supervisor',
+];
+const AGENT_KEYS = [
+  'profile',
+  'transport',
+  'commands',
+  'commandArgv',
+  'pid',
+  'pidfile',
+  'actionTimeoutMs',
+  'terminateGraceMs',
+  'killAfterMs',
+];
+
+/** Merges the daemon keys of `raw` over `base`; unknown keys inside sections are errors. */
+export function resolveDaemon(
+  raw: Raw,
+  source: string,
+  base: DaemonConfig,
+): { config: DaemonConfig; issues: ConfigIssue[] } {
+  const reader: Reader = { issues: [], source };
+  const agentRaw = readSection(reader, 'agent', raw.agent, AGENT_KEYS);
+  const commandsRaw = readSection(reader, 'agent.commands', agentRaw.commands, [
+    'compact',
+    'clear',
+  ]);
+  const argvRaw = readSection(reader, 'agent.commandArgv', agentRaw.commandArgv, [
+    'compact',
+    'clear',
+  ]);
+  const archiveRaw = readSection(reader, 'archive', raw.archive, [
+    'dir',
+    'paths',
+    'retain',
+    'deadlineMs',
+  ]);
+  const supervisorRaw = readSection(reader, 'supervisor', raw.supervisor, [
+    'intensity',
+    'periodMs',
+  ]);
+  const a = base.agent;
+
+  const commandText = (action: ActionWithCommand): string | null => {
+    const value = commandsRaw[action];
+    if (value === null) return null;
+    return readString(reader, `agent.commands.${action}`, value, a.commands[action] ?? '');
+  };
+  const nullableInt = (key: string, value: unknown, fallback: number | null): number | null =>
+    value === null
+      ? null
+      : value === undefined
+        ? fallback
+        : readInt(reader, key, value, 0, 0, MAX_MS);
+
+  let paths = base.archive.paths;
+  if (archiveRaw.paths !== undefined) {
+    const value = archiveRaw.paths;
+    if (Array.isArray(value) && value.every((p) => typeof p === 'string' && p !== '')) {
+      paths = value as string[];
+    } else complain(reader, 'archive.paths', `must be a list of paths (got ${show(value)})`);
+  }
+
+  const config: DaemonConfig = {
+    stateFile: readString(reader, 'stateFile', raw.stateFile, base.stateFile),
+    cgroup: raw.cgroup === undefined ? base.cgroup : readString(reader, 'cgroup', raw.cgroup, ''),
+    dryRun: readBool(reader, 'dryRun', raw.dryRun, base.dryRun),
+    logLevel: readChoice<LogLevel>(
+      reader,
+      'logLevel',
+      raw.logLevel,
+      ['debug', 'info', 'warn', 'error'],
+      base.logLevel,
+    ),
+    agent: {
+      profile: readChoice<ProfileName>(
+        reader,
+        'agent.profile',
+        agentRaw.profile,
+        ['generic'],
+        a.profile,
+      ),
+      transport:
+        agentRaw.transport === undefined
+          ? a.transport
+          : readChoice<TransportKind>(
+              reader,
+              'agent.transport',
+              agentRaw.transport,
+              ['none', 'stdin', 'command'],
+              'none',
+            ),
+      commands: {
+        compact: commandsRaw.compact === undefined ? a.commands.compact : commandText('compact'),
+        clear: commandsRaw.clear === undefined ? a.commands.clear : commandText('clear'),
+      },
+      commandArgv: {
+        compact:
+          argvRaw.compact === undefined
+            ? a.commandArgv.compact
+            : readArgv(reader, 'agent.commandArgv.compact', argvRaw.compact),
+        clear:
+          argvRaw.clear === undefined
+            ? a.commandArgv.clear
+            : readArgv(reader, 'agent.commandArgv.clear', argvRaw.clear),
+      },
+      pid:
+        agentRaw.pid === undefined
+          ? a.pid
+          : readInt(reader, 'agent.pid', agentRaw.pid, 0, 2, 2 ** 22),
+      pidfile:
+        agentRaw.pidfile === undefined
+          ? a.pidfile
+          : readString(reader, 'agent.pidfile', agentRaw.pidfile, ''),
+      actionTimeoutMs: readInt(
+        reader,
+        'agent.actionTimeoutMs',
+        agentRaw.actionTimeoutMs,
+        a.actionTimeoutMs,
+        100,
+        MAX_MS,
+      ),
+      terminateGraceMs: readInt(
+        reader,
+        'agent.terminateGraceMs',
+        agentRaw.terminateGraceMs,
+        a.terminateGraceMs,
+        0,
+        MAX_MS,
+      ),
+      killAfterMs: nullableInt('agent.killAfterMs', agentRaw.killAfterMs, a.killAfterMs),
+    },
+    archive: {
+      dir: readString(reader, 'archive.dir', archiveRaw.dir, base.archive.dir),
+      paths,
+      retain: readInt(reader, 'archive.retain', archiveRaw.retain, base.archive.retain, 1, 10_000),
+      deadlineMs: readInt(
+        reader,
+        'archive.deadlineMs',
+        archiveRaw.deadlineMs,
+        base.archive.deadlineMs,
+        100,
+        MAX_MS,
+      ),
+    },
+    supervisor: {
+      intensity: readInt(
+        reader,
+        'supervisor.intensity',
+        supervisorRaw.intensity,
+        base.supervisor.intensity,
+        0,
+        1000,
+      ),
+      periodMs: readInt(
+        reader,
+        'supervisor.periodMs',
+        supervisorRaw.periodMs,
+        base.supervisor.periodMs,
+        1,
+        MAX_MS,
+      ),
+    },
+  };
+  return { config, issues: reader.issues };
+}
+
+/**
+ * The transport in effect: as configured, else stdin when memgov launched the agent, else the
+ * command transport when argv are configured, else none (observe and log only).
+ */
+export function resolveTransport(agent: AgentConfig, launched: boolean): TransportKind {
+  if (agent.transport !== null) return agent.transport;
+  if (launched) return 'stdin';
+  if (agent.commandArgv.compact !== null || agent.commandArgv.clear !== null) return 'command';
+  return 'none';
+}

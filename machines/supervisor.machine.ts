@@ -1,0 +1,306 @@
+// The supervisor (SPEC section 2): owns the sampler, the governor and the executor, wires their
+// events, restarts a failed child one_for_one within a restart budget, and gives up (final state
+// `failed`, the process exits non-zero) when the budget is spent. Pure like the governor: the
+// side effects (reading cgroups, running actions, writing the state file, logging) are named
+// actors and actions that the composition root (actors/system.ts) provides.
+//
+// Time: the supervisor's clock is the latest wall-clock time any child reported (sample times,
+// action results). A crash loop that produces no samples therefore charges its restarts at one
+// instant, which is exactly when the budget should trip.
+import { assign, fromCallback, sendParent, sendTo, setup } from 'xstate';
+import type { PolicyConfig } from './config.ts';
+import { createGovernorMachine, type GovernorContext } from './governor.machine.ts';
+import type { ActionOutcome, PendingAction } from './records.ts';
+import type { Sample } from './policy.ts';
+import { chargeRestart, type RestartBudget } from './restart-budget.ts';
+
+export type ChildName = 'sampler' | 'governor' | 'executor';
+
+/** Events children and the composition root send to the supervisor. */
+export type SupervisorEvent =
+  | { readonly type: 'SAMPLE'; readonly sample: Sample; readonly oomKills?: number }
+  | { readonly type: 'SAMPLER.READ_FAILED'; readonly atMs: number; readonly detail: string }
+  | { readonly type: 'GOVERNOR.DECIDED'; readonly governor: GovernorContext }
+  | {
+      readonly type: 'ACTION.RESULT';
+      readonly seq: number;
+      readonly outcome: ActionOutcome;
+      readonly detail?: string;
+      readonly durationMs: number;
+      readonly finishedAtMs: number;
+    }
+  | { readonly type: 'STOP' };
+
+/** Events the supervisor sends to the sampler. */
+export type SamplerCommand =
+  { readonly type: 'SCHEDULE'; readonly atMs: number } | { readonly type: 'SAMPLE_NOW' };
+
+/** The one event the supervisor sends to the executor. */
+export interface ExecuteCommand {
+  readonly type: 'EXECUTE';
+  readonly request: PendingAction;
+}
+
+export interface SupervisorContext {
+  /** Latest wall-clock time reported by any child (ms). */
+  readonly clockMs: number;
+  /** Times of recent child restarts, for the budget. */
+  readonly restartsMs: readonly number[];
+  /** Restart count per child since start, for metrics and status. */
+  readonly restarts: Readonly<Record<ChildName, number>>;
+  /** The governor's last context: restarted governors resume from it, never from scratch. */
+  readonly governor: GovernorContext | null;
+  /** Highest action sequence handed to the executor: an action is handed over once only. */
+  readonly handedOverSeq: number;
+  readonly failure: { readonly child: ChildName; readonly detail: string } | null;
+}
+
+export interface SupervisorInput {
+  /** Governor context to resume from (a restored state file), or null for a fresh start. */
+  readonly governor: GovernorContext | null;
+}
+
+export interface SupervisorOptions {
+  readonly policy: PolicyConfig;
+  readonly budget: RestartBudget;
+}
+
+/** The newest dispatched action in a GOVERNOR.DECIDED event, if it is still pending. */
+function newActionOf(event: SupervisorEvent): PendingAction | null {
+  if (event.type !== 'GOVERNOR.DECIDED') return null;
+  const newest = event.governor.actions[event.governor.actions.length - 1];
+  if (newest === undefined || newest.outcome !== 'pending') return null;
+  const { seq, action, atMs, ratio, usedBytes, limitBytes } = newest;
+  return { seq, action, atMs, ratio, usedBytes, limitBytes };
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Side effects the composition root provides; the defaults do nothing (tests, diagrams). */
+const noop = (): void => undefined;
+
+export function createSupervisorMachine(options: SupervisorOptions) {
+  // The governor tells its supervisor about every change of its context.
+  const governorLogic = createGovernorMachine(options.policy).provide({
+    actions: {
+      notify: sendParent(({ context }) => ({ type: 'GOVERNOR.DECIDED', governor: context })),
+    },
+  });
+
+  return setup({
+    types: {
+      context: {} as SupervisorContext,
+      events: {} as SupervisorEvent,
+      input: {} as SupervisorInput,
+    },
+    actors: {
+      sampler: fromCallback<SamplerCommand, { firstSampleAtMs: number }>(noop),
+      executor: fromCallback<ExecuteCommand, { handedOverSeq: number }>(noop),
+      governor: governorLogic,
+    },
+    guards: {
+      withinBudget: ({ context }) =>
+        chargeRestart(context.restartsMs, context.clockMs, options.budget).allowed,
+      /** The decision dispatched an action not yet handed to the executor. */
+      hasNewAction: ({ context, event }) => {
+        const action = newActionOf(event);
+        return action !== null && action.seq > context.handedOverSeq;
+      },
+    },
+    actions: {
+      /** Writes the whole system snapshot; provided by the composition root. */
+      persist: () => undefined,
+      /** Logs a cgroup read failure; provided by the composition root. */
+      logReadFailure: () => undefined,
+      logRestart: (_, params: { child: ChildName }) => void params,
+      /**
+       * A restarted executor has lost whatever it was doing: tell the governor those actions were
+       * interrupted (they still count as dispatched), and never hand them over again.
+       */
+      /**
+       * A restarted executor has lost whatever it was doing: tell the governor those actions were
+       * interrupted (they still count as dispatched; they are never handed over again).
+       */
+      interruptPending: sendTo('governor', ({ context }) => ({
+        type: 'ACTIONS.INTERRUPTED' as const,
+        detail: 'the executor failed and was restarted',
+        atMs: context.clockMs,
+      })),
+      chargeRestart: assign(({ context }, params: { child: ChildName }) => ({
+        restartsMs: chargeRestart(context.restartsMs, context.clockMs, options.budget).recentMs,
+        restarts: { ...context.restarts, [params.child]: context.restarts[params.child] + 1 },
+      })),
+      recordFailure: assign(({ event }, params: { child: ChildName }) => ({
+        failure: {
+          child: params.child,
+          detail: describeError((event as unknown as { error?: unknown }).error),
+        },
+      })),
+      advanceClock: assign(({ context, event }) => {
+        const atMs =
+          event.type === 'SAMPLE'
+            ? event.sample.t
+            : event.type === 'SAMPLER.READ_FAILED'
+              ? event.atMs
+              : event.type === 'ACTION.RESULT'
+                ? event.finishedAtMs
+                : context.clockMs;
+        return {
+          clockMs: Number.isFinite(atMs) ? Math.max(context.clockMs, atMs) : context.clockMs,
+        };
+      }),
+      forwardToGovernor: sendTo('governor', ({ event }) => event),
+      recordGovernor: assign(({ event }) =>
+        event.type === 'GOVERNOR.DECIDED' ? { governor: event.governor } : {},
+      ),
+      /** Arms the sampler for the deadline the governor asked for. */
+      scheduleSample: sendTo('sampler', ({ context }) => ({
+        type: 'SCHEDULE' as const,
+        atMs:
+          context.governor?.decision?.nextSampleAtMs ?? context.clockMs + options.policy.minPollMs,
+      })),
+      markHandedOver: assign(({ event }) => ({ handedOverSeq: newActionOf(event)?.seq ?? 0 })),
+      handOver: sendTo('executor', ({ event }) => ({
+        type: 'EXECUTE' as const,
+        request: newActionOf(event) as PendingAction,
+      })),
+      retryRead: sendTo('sampler', ({ context }) => ({
+        type: 'SCHEDULE',
+        atMs: context.clockMs + options.policy.minPollMs,
+      })),
+      sampleNow: sendTo('sampler', { type: 'SAMPLE_NOW' }),
+    },
+  }).createMachine({
+    id: 'supervisor',
+    context: ({ input }) => ({
+      clockMs: 0,
+      restartsMs: [],
+      restarts: { sampler: 0, governor: 0, executor: 0 },
+      governor: input.governor,
+      // A restored governor's last action was handed over before the restart (or its result
+      // is unknown): never hand it over again.
+      handedOverSeq: input.governor?.actionSeq ?? 0,
+      failure: null,
+    }),
+    initial: 'running',
+    states: {
+      running: {
+        type: 'parallel',
+        on: {
+          SAMPLE: { actions: ['advanceClock', 'forwardToGovernor'] },
+          'SAMPLER.READ_FAILED': { actions: ['advanceClock', 'logReadFailure', 'retryRead'] },
+          // Persist first: an action is on disk before the executor hears of it.
+          'GOVERNOR.DECIDED': [
+            {
+              guard: 'hasNewAction',
+              actions: [
+                'recordGovernor',
+                'persist',
+                'scheduleSample',
+                'markHandedOver',
+                'handOver',
+              ],
+            },
+            { actions: ['recordGovernor', 'persist', 'scheduleSample'] },
+          ],
+          'ACTION.RESULT': { actions: ['advanceClock', 'forwardToGovernor', 'sampleNow'] },
+          STOP: { target: 'stopped' },
+        },
+        states: {
+          // Order matters: the sampler starts last, so its first sample finds a governor.
+          governor: {
+            initial: 'up',
+            states: {
+              up: {
+                invoke: {
+                  id: 'governor',
+                  src: 'governor',
+                  input: ({ context }) => ({ resume: context.governor }),
+                  onError: [
+                    {
+                      guard: 'withinBudget',
+                      target: 'up',
+                      reenter: true,
+                      actions: [
+                        { type: 'chargeRestart', params: { child: 'governor' } },
+                        { type: 'logRestart', params: { child: 'governor' } },
+                      ],
+                    },
+                    {
+                      target: '#supervisor.failed',
+                      actions: [{ type: 'recordFailure', params: { child: 'governor' } }],
+                    },
+                  ],
+                },
+              },
+            },
+          },
+          executor: {
+            initial: 'up',
+            states: {
+              up: {
+                invoke: {
+                  id: 'executor',
+                  src: 'executor',
+                  input: ({ context }) => ({ handedOverSeq: context.handedOverSeq }),
+                  onError: [
+                    {
+                      guard: 'withinBudget',
+                      target: 'up',
+                      reenter: true,
+                      actions: [
+                        { type: 'chargeRestart', params: { child: 'executor' } },
+                        'interruptPending',
+                        { type: 'logRestart', params: { child: 'executor' } },
+                      ],
+                    },
+                    {
+                      target: '#supervisor.failed',
+                      actions: [{ type: 'recordFailure', params: { child: 'executor' } }],
+                    },
+                  ],
+                },
+              },
+            },
+          },
+          sampler: {
+            initial: 'up',
+            states: {
+              up: {
+                invoke: {
+                  id: 'sampler',
+                  src: 'sampler',
+                  input: ({ context }) => ({
+                    // Re-arm the deadline the governor last asked for (timers are not persisted).
+                    firstSampleAtMs: context.governor?.decision?.nextSampleAtMs ?? 0,
+                  }),
+                  onError: [
+                    {
+                      guard: 'withinBudget',
+                      target: 'up',
+                      reenter: true,
+                      actions: [
+                        { type: 'chargeRestart', params: { child: 'sampler' } },
+                        { type: 'logRestart', params: { child: 'sampler' } },
+                      ],
+                    },
+                    {
+                      target: '#supervisor.failed',
+                      actions: [{ type: 'recordFailure', params: { child: 'sampler' } }],
+                    },
+                  ],
+                },
+              },
+            },
+          },
+        },
+      },
+      stopped: { type: 'final', entry: 'persist' },
+      failed: { type: 'final', entry: 'persist' },
+    },
+  });
+}
+
+export type SupervisorMachine = ReturnType<typeof createSupervisorMachine>;
