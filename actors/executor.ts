@@ -48,14 +48,12 @@ export function createExecutorLogic(ports: ExecutorPorts) {
         });
         runNext();
       };
-      ports
-        .perform(request, abort.signal)
-        .then(finish, (error: unknown) =>
-          finish({
-            outcome: 'failed',
-            detail: error instanceof Error ? error.message : String(error),
-          }),
-        );
+      ports.perform(request, abort.signal).then(finish, (error: unknown) =>
+        finish({
+          outcome: 'failed',
+          detail: error instanceof Error ? error.message : String(error),
+        }),
+      );
     };
 
     receive(({ request }) => {

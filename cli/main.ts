@@ -1,6 +1,8 @@
 // memgov's command dispatcher: picks one command module and returns its exit code.
 import { diagramCommand } from './commands/diagram.ts';
 import { replayCommand } from './commands/replay.ts';
+import { runCommand, startCommand } from './commands/run.ts';
+import { statusCommand } from './commands/status.ts';
 import { sampleCommand } from './commands/sample.ts';
 import { EXIT_OK, EXIT_USAGE, type CliIo } from './io.ts';
 
@@ -12,6 +14,9 @@ export const MAIN_HELP = `memgov ${VERSION}: memory governor for AI coding agent
 Usage: memgov <command> [options]
 
 Commands:
+  run            the daemon: govern this cgroup (add -- CMD to launch the agent)
+  start --detach the daemon in the background, for a Kubernetes postStart hook
+  status         what the state file records: tier, windows, last actions
   replay TRACE   run the governor over a recorded memory curve (JSONL)
   sample         read this process's memory cgroup once and print what memgov sees
   diagram        print the governor statechart (Mermaid or JSON)
@@ -22,6 +27,9 @@ Run 'memgov <command> --help' for a command's options.
 type Command = (argv: readonly string[], io: CliIo) => number | Promise<number>;
 
 const COMMANDS: Readonly<Record<string, Command>> = {
+  run: runCommand,
+  start: startCommand,
+  status: statusCommand,
   replay: replayCommand,
   sample: sampleCommand,
   diagram: diagramCommand,

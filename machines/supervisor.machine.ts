@@ -29,6 +29,7 @@ export type SupervisorEvent =
       readonly durationMs: number;
       readonly finishedAtMs: number;
     }
+  | { readonly type: 'ACTIONS.INTERRUPTED'; readonly detail: string; readonly atMs: number }
   | { readonly type: 'STOP' };
 
 /** Events the supervisor sends to the sampler. */
@@ -112,6 +113,8 @@ export function createSupervisorMachine(options: SupervisorOptions) {
     actions: {
       /** Writes the whole system snapshot; provided by the composition root. */
       persist: () => undefined,
+      /** Logs and counts a decision; provided by the composition root. */
+      report: () => undefined,
       /** Logs a cgroup read failure; provided by the composition root. */
       logReadFailure: () => undefined,
       logRestart: (_, params: { child: ChildName }) => void params,
@@ -198,14 +201,17 @@ export function createSupervisorMachine(options: SupervisorOptions) {
               actions: [
                 'recordGovernor',
                 'persist',
+                'report',
                 'scheduleSample',
                 'markHandedOver',
                 'handOver',
               ],
             },
-            { actions: ['recordGovernor', 'persist', 'scheduleSample'] },
+            { actions: ['recordGovernor', 'persist', 'report', 'scheduleSample'] },
           ],
           'ACTION.RESULT': { actions: ['advanceClock', 'forwardToGovernor', 'sampleNow'] },
+          // Sent once after a restore: what was in flight when memgov stopped is not run again.
+          'ACTIONS.INTERRUPTED': { actions: ['forwardToGovernor'] },
           STOP: { target: 'stopped' },
         },
         states: {

@@ -18,6 +18,7 @@ import {
   parseV2OomKills,
   type CgroupError,
 } from './parse.ts';
+import { errnoCode, errnoSummary } from '../errno.ts';
 
 export interface OpenCgroupOptions {
   /** The cgroup directory to read; when absent it is located from /proc/self. */
@@ -82,17 +83,6 @@ interface ResolvedLimit {
 
 const DEFAULT_PROC_ROOT = '/proc';
 const DEFAULT_SYS_ROOT = '/sys';
-
-function errnoCode(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
-  return typeof error.code === 'string' ? error.code : undefined;
-}
-
-/** Node's message up to the path it repeats: `EACCES: permission denied`. */
-function errnoSummary(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split(', ')[0] ?? message;
-}
 
 function ioError(file: string, error: unknown): CgroupError {
   const code = errnoCode(error);

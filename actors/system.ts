@@ -1,0 +1,283 @@
+// The composition root: wires the real sampler, executor, state file, lock, agent and log into
+// the supervisor machine, restores the last state, and runs until a signal, the agent's own
+// exit, or a spent restart budget. Returns the process exit code.
+import { watch } from 'chokidar';
+import { createActor, type Snapshot } from 'xstate';
+import { formatCgroupError } from '../adapters/cgroup/parse.ts';
+import { openCgroup, readCgroup, type CgroupHandle } from '../adapters/cgroup/reader.ts';
+import { acquireLock, formatLockError } from '../adapters/lock.ts';
+import {
+  formatStateFileError,
+  moveAside,
+  readStateFile,
+  writeStateFile,
+} from '../adapters/state-file.ts';
+import type { MemgovConfig } from '../adapters/config-file.ts';
+import { resolveTransport } from '../machines/daemon-config.ts';
+import type { GovernorContext } from '../machines/governor.machine.ts';
+import { tierOf } from '../machines/records.ts';
+import { createSupervisorMachine, type SupervisorContext } from '../machines/supervisor.machine.ts';
+import { attachedAgent, launchedAgent, type AgentHandle } from './agent.ts';
+import { createExecutorLogic } from './executor.ts';
+import type { Log } from './log.ts';
+import { createPerform } from './perform.ts';
+import { createSamplerLogic } from './sampler.ts';
+
+export const EXIT_BUDGET_SPENT = 3;
+
+export interface DaemonOptions {
+  readonly config: MemgovConfig;
+  /** The agent command line after `--`, empty when attaching or observing. */
+  readonly agentCommand: readonly string[];
+  readonly log: Log;
+  readonly now?: () => number;
+  /** Resolves when the daemon should stop (default: SIGTERM or SIGINT). */
+  readonly stopSignal?: Promise<string>;
+}
+
+/** What the state file holds: the supervisor's persisted snapshot, children included. */
+interface PersistedSystem {
+  readonly status?: string;
+  readonly value?: unknown;
+  readonly context?: { readonly governor?: GovernorContext | null };
+}
+
+/** The parts of the governor's context whose change must reach disk at once. */
+function durableKey(governor: GovernorContext | null): string {
+  if (governor === null) return '';
+  const { lastCompact, clearedSinceCompact, tier3Armed, speed } = governor.facts;
+  return JSON.stringify([
+    lastCompact,
+    clearedSinceCompact,
+    tier3Armed,
+    speed,
+    governor.actions,
+    governor.oom,
+  ]);
+}
+
+function waitForSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const once = (name: string) => () => resolve(name);
+    process.once('SIGTERM', once('SIGTERM'));
+    process.once('SIGINT', once('SIGINT'));
+  });
+}
+
+function watchEventsFile(handle: CgroupHandle, log: Log) {
+  if (handle.version !== 2) return undefined;
+  const path = handle.paths.events;
+  return (onChange: () => void) => {
+    // inotify, never polling: cgroup files have size 0 and a fixed mtime, so polling sees nothing.
+    const watcher = watch(path, { usePolling: false, ignoreInitial: true, persistent: true });
+    watcher.on('change', onChange);
+    watcher.on('error', (error) =>
+      log.warn('watching memory.events failed', { path, detail: String(error) }),
+    );
+    return { close: () => watcher.close() };
+  };
+}
+
+/** Reads the state file; an unusable one is moved aside (kept) and the governor starts fresh. */
+function restoreState(path: string, log: Log, nowMs: number): PersistedSystem | null | 'refused' {
+  const read = readStateFile(path);
+  if (read.isErr()) {
+    log.error('cannot read the state file', { path, detail: formatStateFileError(read.error) });
+    return 'refused';
+  }
+  const state = read.value;
+  if (state.kind === 'missing') return null;
+  if (state.kind === 'unusable') {
+    const moved = moveAside(path, nowMs);
+    log.warn('state file unusable: moved aside, starting fresh', {
+      path,
+      reason: state.reason,
+      movedTo: moved.isOk() ? moved.value : null,
+      moveError: moved.isErr() ? formatStateFileError(moved.error) : null,
+    });
+    return null;
+  }
+  return state.snapshot as PersistedSystem;
+}
+
+export async function runDaemon(options: DaemonOptions): Promise<number> {
+  const { config, log } = options;
+  const now = options.now ?? Date.now;
+  const { daemon, policy } = config;
+
+  const cgroup = openCgroup(daemon.cgroup === null ? {} : { dir: daemon.cgroup });
+  if (cgroup.isErr()) {
+    log.error('no memory cgroup to govern', { detail: formatCgroupError(cgroup.error) });
+    return 1;
+  }
+  const handle = cgroup.value;
+
+  const lock = acquireLock(`${daemon.stateFile}.lock`);
+  if (lock.isErr()) {
+    if (lock.error.kind === 'held') {
+      log.info('another memgov already governs here; exiting', { ownerPid: lock.error.ownerPid });
+      return 0;
+    }
+    log.error('cannot take the instance lock', { detail: formatLockError(lock.error) });
+    return 1;
+  }
+
+  const restored = restoreState(daemon.stateFile, log, now());
+  if (restored === 'refused') {
+    lock.value.release();
+    return 1;
+  }
+
+  const agent: AgentHandle =
+    options.agentCommand.length > 0
+      ? launchedAgent(
+          {
+            argv: options.agentCommand,
+            backoffMs: 1_000,
+            maxBackoffMs: 60_000,
+            healthyAfterMs: 60_000,
+            now,
+          },
+          log,
+        )
+      : attachedAgent({ pid: daemon.agent.pid, pidfile: daemon.agent.pidfile }, log);
+  const transport = resolveTransport(daemon.agent, agent.launched);
+
+  let persistedKey = '';
+  let lastLoggedT = Number.NaN;
+  const machine = createSupervisorMachine({ policy, budget: daemon.supervisor }).provide({
+    actors: {
+      sampler: createSamplerLogic({
+        read: () => readCgroup(handle).mapErr(formatCgroupError),
+        now,
+        ...(handle.version === 2 ? { watchEvents: watchEventsFile(handle, log) } : {}),
+      }),
+      executor: createExecutorLogic({
+        perform: createPerform({ config: daemon, transport, agent, log, now }),
+        now,
+      }),
+    },
+    actions: {
+      persist: ({ context, self }) => {
+        const key = durableKey(context.governor);
+        if (key === persistedKey) return;
+        const written = writeStateFile(daemon.stateFile, self.getPersistedSnapshot(), now());
+        // Acting matters more than recording: a failed write is logged, governing goes on.
+        if (written.isErr())
+          log.error('state file not written', { detail: formatStateFileError(written.error) });
+        else persistedKey = key;
+      },
+      report: ({ context }) =>
+        reportDecision(
+          context,
+          log,
+          policy,
+          () => lastLoggedT,
+          (t) => (lastLoggedT = t),
+        ),
+      logRestart: ({ context }, params) =>
+        log.warn('child restarted', { child: params.child, restarts: context.restarts }),
+      logReadFailure: ({ event }) => {
+        if (event.type === 'SAMPLER.READ_FAILED')
+          log.error('cgroup read failed', { detail: event.detail });
+      },
+    },
+  });
+
+  const governor = restored?.context?.governor ?? null;
+  const canRestoreWhole =
+    restored?.status === 'active' && restored.value !== undefined && governor !== null;
+  const actor = createActor(machine, {
+    input: { governor },
+    ...(canRestoreWhole ? { snapshot: restored as unknown as Snapshot<unknown> } : {}),
+  });
+  log.info('memgov started', {
+    cgroup: handle.dir,
+    cgroupVersion: handle.version,
+    stateFile: daemon.stateFile,
+    restored: governor !== null,
+    transport,
+    dryRun: daemon.dryRun,
+    agentCommand: options.agentCommand,
+  });
+
+  const done = new Promise<number>((resolve) => {
+    actor.subscribe({
+      next: (snapshot) => {
+        if (snapshot.status !== 'done') return;
+        if (snapshot.value === 'failed') {
+          log.error('restart budget spent: giving up so the outer loop can restart memgov', {
+            failure: snapshot.context.failure,
+            restarts: snapshot.context.restarts,
+          });
+          resolve(EXIT_BUDGET_SPENT);
+        } else resolve(0);
+      },
+      error: (error) => {
+        log.error('supervisor crashed', { detail: String(error) });
+        resolve(EXIT_BUDGET_SPENT);
+      },
+    });
+  });
+  actor.start();
+  // Whatever was in flight when memgov last stopped ran (or not) then: it is never run again.
+  if (governor?.actions.some((record) => record.outcome === 'pending') === true) {
+    actor.send({
+      type: 'ACTIONS.INTERRUPTED',
+      detail: 'memgov restarted while the action ran',
+      atMs: now(),
+    });
+  }
+
+  const stopReason = await Promise.race([
+    (options.stopSignal ?? waitForSignal()).then((name) => ({ kind: 'signal' as const, name })),
+    agent.finished.then((code) => ({ kind: 'agent' as const, code })),
+    done.then((code) => ({ kind: 'supervisor' as const, code })),
+  ]);
+  let exitCode = 0;
+  if (stopReason.kind === 'supervisor') exitCode = stopReason.code;
+  else {
+    log.info(
+      'stopping',
+      stopReason.kind === 'signal'
+        ? { signal: stopReason.name }
+        : { agentExitCode: stopReason.code },
+    );
+    persistedKey = '';
+    actor.send({ type: 'STOP' });
+    if (stopReason.kind === 'agent') exitCode = stopReason.code;
+  }
+  actor.stop();
+  await agent.shutdown(daemon.agent.terminateGraceMs);
+  lock.value.release();
+  return exitCode;
+}
+
+/** One structured log record per decision (not per repeat of the same sample). */
+function reportDecision(
+  context: SupervisorContext,
+  log: Log,
+  policy: MemgovConfig['policy'],
+  lastT: () => number,
+  setLastT: (t: number) => void,
+): void {
+  const governor = context.governor;
+  const decision = governor?.decision;
+  if (governor === null || decision === null || decision === undefined || decision.t === lastT())
+    return;
+  setLastT(decision.t);
+  const record = {
+    t: decision.t,
+    ratio: Number(decision.ratio.toFixed(4)),
+    usedBytes: decision.usedBytes,
+    limitBytes: decision.limitBytes,
+    action: decision.action,
+    reason: decision.reason,
+    tier: tierOf(governor.facts, decision.t, policy),
+    speed: decision.speed,
+    nextPollMs: decision.nextPollMs,
+    growthBytesPerSec: Math.round(decision.growthBytesPerSec),
+  };
+  if (decision.action !== null) log.warn('decision', record);
+  else log.debug('decision', record);
+}

@@ -1,0 +1,255 @@
+// The processes memgov may signal (SPEC section 5): a PID is adopted once with its start time, and
+// every signal re-reads /proc/PID/stat first, so a PID the kernel has handed to another process
+// is never signalled. Parsing is pure (`parseProcStat`); /proc sits behind a movable root so tests
+// use a fake tree. The window between the re-read and kill(2) is microseconds; closing it fully
+// needs pidfd_send_signal, which Node does not expose.
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { err, ok, type Result } from 'neverthrow';
+import { errnoCode, errnoSummary } from './errno.ts';
+
+/** The fields of /proc/PID/stat that memgov uses. */
+export interface ProcStat {
+  readonly pid: number;
+  /** The command name as the kernel keeps it: up to 15 bytes, any character but NUL. */
+  readonly comm: string;
+  /** One letter: R running, S sleeping, D disk wait, Z zombie, T stopped, X dead, ... */
+  readonly state: string;
+  readonly ppid: number;
+  readonly pgrp: number;
+  readonly session: number;
+  /** Field 22: clock ticks after boot at which the process started; with pid, unique. */
+  readonly startTicks: number;
+}
+
+export interface ProcError {
+  /** gone: no such process (or only its zombie); garbled: unparsable stat; io: anything else. */
+  readonly kind: 'gone' | 'garbled' | 'io';
+  readonly pid: number;
+  readonly detail: string;
+}
+
+/** What memgov records when it adopts an agent PID. */
+export interface ProcessIdentity {
+  readonly pid: number;
+  readonly startTicks: number;
+  readonly pgrp: number;
+}
+
+export type SignalName = 'SIGTERM' | 'SIGKILL' | 'SIGINT';
+
+/** recycled: the PID now names another process; refused: memgov will not signal that target. */
+export type SignalError =
+  | ProcError
+  | { readonly kind: 'recycled'; readonly pid: number; readonly detail: string }
+  | { readonly kind: 'refused'; readonly pid: number; readonly detail: string };
+
+/** sent-group: kill(-pgrp), the target led its group; sent-pid: kill(pid) alone. */
+export type SignalOutcome = 'sent-group' | 'sent-pid';
+
+export interface SignalOptions {
+  /** Signal the target's whole process group when it leads one. */
+  readonly group: boolean;
+  /** Stands in for /proc (tests point it at a fake tree). Default `/proc`. */
+  readonly procRoot?: string;
+  /** Delivers the signal; default `process.kill`. Tests pass a recorder. */
+  readonly kill?: (pid: number, signal: SignalName) => void;
+}
+
+export interface WaitOptions {
+  readonly timeoutMs: number;
+  readonly pollMs: number;
+}
+
+const DEFAULT_PROC_ROOT = '/proc';
+/** Fields after the comm: state is field 3, so starttime (field 22) is the 20th. */
+const FIELDS_AFTER_COMM = 20;
+const STATE_INDEX = 0;
+const PPID_INDEX = 1;
+const PGRP_INDEX = 2;
+const SESSION_INDEX = 3;
+const STARTTIME_INDEX = 19;
+
+function clip(text: string): string {
+  const oneLine = JSON.stringify(text);
+  return oneLine.length > 80 ? `${oneLine.slice(0, 77)}...` : oneLine;
+}
+
+function unsignedField(fields: readonly string[], index: number): number | undefined {
+  const text = fields[index];
+  if (text === undefined || !/^\d{1,16}$/.test(text)) return undefined;
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : undefined;
+}
+
+/**
+ * Parses the text of /proc/PID/stat: `pid (comm) state ppid pgrp session ... starttime ...`.
+ * The comm may hold spaces, parentheses and newlines, but nothing after it holds `)`: the comm
+ * ends at the last `)`. Never throws; anything else is `garbled`.
+ */
+export function parseProcStat(text: string): Result<ProcStat, ProcError> {
+  const garbled = (pid: number, why: string): Result<ProcStat, ProcError> =>
+    err({ kind: 'garbled', pid, detail: `${why}: ${clip(text)}` });
+  const open = text.indexOf(' (');
+  const close = text.lastIndexOf(')');
+  const pidText = open === -1 ? '' : text.slice(0, open);
+  const pid = /^\d{1,10}$/.test(pidText) ? Number(pidText) : 0;
+  if (pid === 0) return garbled(0, 'no "PID (" at the start');
+  if (close < open + 2) return garbled(pid, 'no ")" closing the command name');
+  const rest = text.slice(close + 1).replace(/\n$/, '');
+  if (!rest.startsWith(' ')) return garbled(pid, 'no space after the command name');
+  const fields = rest.slice(1).split(' ');
+  if (fields.length < FIELDS_AFTER_COMM) {
+    return garbled(pid, `${fields.length + 2} fields, starttime is field 22`);
+  }
+  const state = fields[STATE_INDEX] ?? '';
+  if (!/^[A-Za-z]$/.test(state)) return garbled(pid, 'the state is not one letter');
+  const ppid = unsignedField(fields, PPID_INDEX);
+  const pgrp = unsignedField(fields, PGRP_INDEX);
+  const session = unsignedField(fields, SESSION_INDEX);
+  const startTicks = unsignedField(fields, STARTTIME_INDEX);
+  if (ppid === undefined || pgrp === undefined || session === undefined) {
+    return garbled(pid, 'ppid, pgrp or session is not a number');
+  }
+  if (startTicks === undefined) return garbled(pid, 'starttime (field 22) is not a number');
+  return ok({ pid, comm: text.slice(open + 2, close), state, ppid, pgrp, session, startTicks });
+}
+
+function isPid(pid: number): boolean {
+  return Number.isSafeInteger(pid) && pid > 0;
+}
+
+/** Reads and parses `<procRoot>/PID/stat`; a missing entry (or an exited process) is `gone`. */
+export function readProcStat(
+  pid: number,
+  procRoot: string = DEFAULT_PROC_ROOT,
+): Result<ProcStat, ProcError> {
+  if (!isPid(pid)) return err({ kind: 'gone', pid, detail: `${pid} is not a process id` });
+  const file = `${procRoot}/${pid}/stat`;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = errnoCode(error);
+    // ESRCH: the process exited between open and read.
+    return err(
+      code === 'ENOENT' || code === 'ESRCH'
+        ? { kind: 'gone', pid, detail: `${file}: no such process` }
+        : { kind: 'io', pid, detail: `${file}: ${errnoSummary(error)}` },
+    );
+  }
+  return parseProcStat(text)
+    .mapErr((e) => ({ ...e, pid, detail: `${file}: ${e.detail}` }))
+    .andThen((stat) =>
+      stat.pid === pid
+        ? ok(stat)
+        : err({ kind: 'garbled' as const, pid, detail: `${file}: names pid ${stat.pid}` }),
+    );
+}
+
+/** Adopts a PID: its start time and process group, read once from /proc. */
+export function identify(
+  pid: number,
+  procRoot: string = DEFAULT_PROC_ROOT,
+): Result<ProcessIdentity, ProcError> {
+  return readProcStat(pid, procRoot).map((stat) => ({
+    pid: stat.pid,
+    startTicks: stat.startTicks,
+    pgrp: stat.pgrp,
+  }));
+}
+
+/** memgov's own process group, from the real /proc (Node has no getpgrp); read each time. */
+function ownProcessGroup(): number | undefined {
+  return readProcStat(process.pid).match(
+    (stat) => stat.pgrp,
+    () => undefined,
+  );
+}
+
+function refused(pid: number, detail: string): Result<SignalOutcome, SignalError> {
+  return err({ kind: 'refused', pid, detail });
+}
+
+/**
+ * Sends `signal` to an adopted process after re-reading its /proc entry: refused for pid <= 1,
+ * memgov itself and memgov's own process group; `recycled` when the start time differs; `gone`
+ * when it exited. With `group`, a group leader gets kill(-pgrp), any other process kill(pid).
+ * Never throws.
+ */
+export function signalVerified(
+  identity: ProcessIdentity,
+  signal: SignalName,
+  options: SignalOptions,
+): Result<SignalOutcome, SignalError> {
+  const { pid } = identity;
+  if (!isPid(pid) || pid <= 1) return refused(pid, `pid ${pid} is never signalled`);
+  if (pid === process.pid) return refused(pid, 'that is memgov itself');
+  const stat = readProcStat(pid, options.procRoot ?? DEFAULT_PROC_ROOT);
+  if (stat.isErr()) return err(stat.error);
+  const now = stat.value;
+  if (now.startTicks !== identity.startTicks) {
+    return err({
+      kind: 'recycled',
+      pid,
+      detail: `pid ${pid} started at tick ${now.startTicks}, the adopted process at ${identity.startTicks}: another process owns the pid now`,
+    });
+  }
+  // Group membership is read now, not at adoption: the process may have called setpgid since.
+  const leadsGroup = now.pgrp === pid;
+  const toGroup = options.group && leadsGroup;
+  // A zombie leader still holds its pgid, so its group cannot be recycled and may hold live
+  // members; a zombie signalled alone would ignore the signal.
+  if (now.state === 'Z' && !toGroup) {
+    return err({ kind: 'gone', pid, detail: `pid ${pid} has exited (a zombie not yet reaped)` });
+  }
+  if (toGroup) {
+    const own = ownProcessGroup();
+    if (own === undefined) return refused(pid, 'memgov cannot read its own process group');
+    if (own === now.pgrp) return refused(pid, `process group ${now.pgrp} is memgov's own`);
+  }
+  const target = toGroup ? -now.pgrp : pid;
+  try {
+    (options.kill ?? ((p: number, s: SignalName) => process.kill(p, s)))(target, signal);
+  } catch (error) {
+    return err(
+      errnoCode(error) === 'ESRCH'
+        ? { kind: 'gone', pid, detail: `pid ${pid} exited before ${signal} reached it` }
+        : { kind: 'io', pid, detail: `kill(${target}, ${signal}): ${errnoSummary(error)}` },
+    );
+  }
+  return ok(toGroup ? 'sent-group' : 'sent-pid');
+}
+
+/** Whether the adopted process is no more: gone, a zombie, dead, or its pid reused. */
+function hasExited(identity: ProcessIdentity, procRoot: string): boolean {
+  return readProcStat(identity.pid, procRoot).match(
+    (stat) => stat.startTicks !== identity.startTicks || stat.state === 'Z' || stat.state === 'X',
+    // io or garbled says nothing about the process: keep waiting.
+    (e) => e.kind === 'gone',
+  );
+}
+
+/**
+ * Polls /proc every `pollMs` until the adopted process has exited (a zombie counts: it runs no
+ * more) or `timeoutMs` has passed. Resolves, never rejects.
+ */
+export async function waitForExit(
+  identity: ProcessIdentity,
+  options: WaitOptions,
+  procRoot: string = DEFAULT_PROC_ROOT,
+): Promise<'exited' | 'timeout'> {
+  const deadline = performance.now() + Math.max(0, options.timeoutMs);
+  const pollMs = Math.max(1, options.pollMs);
+  for (;;) {
+    if (hasExited(identity, procRoot)) return 'exited';
+    const leftMs = deadline - performance.now();
+    if (leftMs <= 0) return 'timeout';
+    await sleep(Math.min(pollMs, leftMs));
+  }
+}
+
+/** One line: `pid 123 recycled: ...`. */
+export function formatProcError(e: SignalError): string {
+  return `pid ${e.pid} ${e.kind}: ${e.detail}`;
+}

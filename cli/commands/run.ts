@@ -1,0 +1,163 @@
+// `memgov run`: the daemon. `memgov start --detach`: the same, detached, returning at once (for a
+// Kubernetes postStart hook); the instance lock makes a second copy exit at once.
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { agentDataDir, loadConfig, type MemgovConfig } from '../../adapters/config-file.ts';
+import { createLog } from '../../actors/log.ts';
+import { runDaemon } from '../../actors/system.ts';
+import { parseArgs, stringFlag, type FlagSpec, type ParsedArgs } from '../args.ts';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
+
+export const RUN_HELP = `Usage: memgov run [options] [-- AGENT COMMAND...]
+
+Governs the memory cgroup memgov runs in: samples it, decides, and acts on the agent.
+With nothing configured it observes and logs what it would do.
+
+  --config FILE          settings (JSON or YAML); MEMGOV_* variables also apply
+  --cgroup DIR           the cgroup directory (default: this process's own memory cgroup)
+  --state-file FILE      persisted state (default: $AGENT_DATA/config/mem_governor_state)
+  --dry-run              decide and log, execute nothing
+  --profile NAME         agent profile: generic
+  --transport KIND       none, stdin or command (default: stdin when launching the agent)
+  --agent-pid N          the agent's PID, to signal at tier 3
+  --agent-pidfile FILE   a file holding the agent's PID (re-read on each use)
+  --log-format FORMAT    json (default when stdout is not a terminal) or pretty
+  --log-level LEVEL      debug, info, warn or error (also MEMGOV_LOG_LEVEL)
+  -- AGENT COMMAND...    launch the agent in its own process group, type into its stdin,
+                         and relaunch it after tier 3
+
+Usage: memgov start --detach [run options] [-- AGENT COMMAND...]
+  Starts 'memgov run' in the background and returns at once; its log goes to --log-file
+  (default: $AGENT_DATA/memgov.log).
+`;
+
+const RUN_FLAGS: Readonly<Record<string, FlagSpec>> = {
+  config: { kind: 'string' },
+  cgroup: { kind: 'string' },
+  'state-file': { kind: 'string' },
+  'dry-run': { kind: 'boolean' },
+  profile: { kind: 'string' },
+  transport: { kind: 'string' },
+  'agent-pid': { kind: 'string' },
+  'agent-pidfile': { kind: 'string' },
+  'log-format': { kind: 'string' },
+  'log-level': { kind: 'string' },
+  help: { kind: 'boolean' },
+};
+
+/** Flags that set daemon settings, as a raw config layer (validated by loadConfig). */
+function daemonFlags(args: ParsedArgs): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  const agent: Record<string, unknown> = {};
+  const set = (flag: string, apply: (value: string) => void): void => {
+    const value = stringFlag(args, flag);
+    if (value !== undefined) apply(value);
+  };
+  set('cgroup', (v) => (raw.cgroup = v));
+  set('state-file', (v) => (raw.stateFile = v));
+  set('log-level', (v) => (raw.logLevel = v));
+  set('profile', (v) => (agent.profile = v));
+  set('transport', (v) => (agent.transport = v));
+  set('agent-pid', (v) => (agent.pid = v));
+  set('agent-pidfile', (v) => (agent.pidfile = v));
+  if (args.flags['dry-run'] === true) raw.dryRun = true;
+  if (Object.keys(agent).length > 0) raw.agent = agent;
+  return raw;
+}
+
+function resolveRunConfig(command: string, args: ParsedArgs, io: CliIo): MemgovConfig | number {
+  const format = stringFlag(args, 'log-format');
+  if (format !== undefined && format !== 'json' && format !== 'pretty') {
+    io.err(`memgov ${command}: --log-format must be json or pretty (got "${format}")\n`);
+    return EXIT_USAGE;
+  }
+  const config = loadConfig({
+    file: stringFlag(args, 'config'),
+    env: io.env,
+    daemonFlags: daemonFlags(args),
+  });
+  if (config.isErr()) {
+    io.err(config.error.map((problem) => `memgov ${command}: ${problem}\n`).join(''));
+    return EXIT_USAGE;
+  }
+  return config.value;
+}
+
+export async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parseArgs(argv, RUN_FLAGS);
+  if (parsed.isErr() || parsed.value.positionals.length > 0) {
+    const why = parsed.isErr()
+      ? parsed.error
+      : `unexpected argument "${parsed.value.positionals[0] ?? ''}" (put the agent command after --)`;
+    io.err(`memgov run: ${why}\n${RUN_HELP}`);
+    return EXIT_USAGE;
+  }
+  const args = parsed.value;
+  if (args.flags.help === true) {
+    io.out(RUN_HELP);
+    return EXIT_OK;
+  }
+  const config = resolveRunConfig('run', args, io);
+  if (typeof config === 'number') return config;
+  const format = stringFlag(args, 'log-format') ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  const log = createLog({
+    level: config.daemon.logLevel,
+    format: format === 'pretty' ? 'pretty' : 'json',
+  });
+  return runDaemon({ config, agentCommand: args.rest, log });
+}
+
+/** The run arguments: start's own flags removed, the agent command after `--` untouched. */
+function withoutStartFlags(argv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') return [...kept, ...argv.slice(i)];
+    if (arg === '--detach' || arg.startsWith('--log-file=')) continue;
+    if (arg === '--log-file') {
+      i++;
+      continue;
+    }
+    kept.push(arg);
+  }
+  return kept;
+}
+
+export function startCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parseArgs(argv, {
+    ...RUN_FLAGS,
+    detach: { kind: 'boolean' },
+    'log-file': { kind: 'string' },
+  });
+  if (parsed.isErr() || parsed.value.flags.detach !== true) {
+    io.err(`memgov start: ${parsed.isErr() ? parsed.error : 'needs --detach'}\n${RUN_HELP}`);
+    return Promise.resolve(EXIT_USAGE);
+  }
+  const args = parsed.value;
+  // Validate before detaching: a bad config must fail here, where someone sees it.
+  const config = resolveRunConfig('start', args, io);
+  if (typeof config === 'number') return Promise.resolve(config);
+  const logFile = stringFlag(args, 'log-file') ?? `${agentDataDir(io.env)}/memgov.log`;
+  let out: number;
+  try {
+    mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
+    out = openSync(logFile, 'a', 0o600);
+  } catch (error) {
+    io.err(`memgov start: cannot open log file ${logFile}: ${(error as Error).message}\n`);
+    return Promise.resolve(EXIT_FAILURE);
+  }
+  const script = process.argv[1] ?? '';
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, script, 'run', ...withoutStartFlags(argv)],
+    {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: process.env,
+    },
+  );
+  child.unref();
+  io.out(`memgov started in the background (pid ${child.pid ?? '?'}), logging to ${logFile}\n`);
+  return Promise.resolve(EXIT_OK);
+}

@@ -1,0 +1,123 @@
+// `memgov status [--json]`: what the state file says: tier, ratio, windows, last actions, kernel
+// OOM kills. Reads only; never takes the lock, so it works beside a running daemon.
+import { loadConfig } from '../../adapters/config-file.ts';
+import { formatStateFileError, readStateFile } from '../../adapters/state-file.ts';
+import type { PolicyConfig } from '../../machines/config.ts';
+import type { GovernorContext } from '../../machines/governor.machine.ts';
+import { compactInWindow } from '../../machines/policy.ts';
+import { tierOf } from '../../machines/records.ts';
+import { parseArgs, stringFlag } from '../args.ts';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
+
+export const STATUS_HELP = `Usage: memgov status [--json] [--state-file FILE] [--config FILE]
+
+Prints what the governor's state file records: tier, last ratio, the compact window, the last
+actions and their results, and kernel OOM kills seen.
+`;
+
+interface PersistedSystem {
+  readonly value?: unknown;
+  readonly context?: { readonly governor?: GovernorContext | null; readonly restarts?: unknown };
+}
+
+function statusOf(system: PersistedSystem, savedAtMs: number, policy: PolicyConfig) {
+  const governor = system.context?.governor ?? null;
+  if (governor === null)
+    return { decided: false as const, savedAtMs, supervisor: system.value ?? null };
+  const decision = governor.decision;
+  const t = decision?.t ?? governor.facts.clockMs ?? 0;
+  const lastCompact = governor.facts.lastCompact;
+  return {
+    decided: true as const,
+    savedAtMs,
+    supervisor: system.value ?? null,
+    restarts: system.context?.restarts ?? null,
+    tier: tierOf(governor.facts, t, policy),
+    ratio: decision?.ratio ?? null,
+    usedBytes: decision?.usedBytes ?? null,
+    limitBytes: decision?.limitBytes ?? null,
+    speed: governor.facts.speed,
+    nextSampleAtMs: decision?.nextSampleAtMs ?? null,
+    compactWindow:
+      lastCompact === null
+        ? null
+        : {
+            compactAtMs: lastCompact.atMs,
+            compactRatio: lastCompact.ratio,
+            endsAtMs: lastCompact.atMs + policy.compactWindowMs,
+            open: compactInWindow(governor.facts, t, policy),
+            clearedSinceCompact: governor.facts.clearedSinceCompact,
+          },
+    tier3Armed: governor.facts.tier3Armed,
+    actions: governor.actions,
+    oomKills: governor.oom,
+  };
+}
+
+function iso(ms: number | null | undefined): string {
+  return typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString() : '-';
+}
+
+function human(status: ReturnType<typeof statusOf>): string {
+  if (!status.decided) return `saved ${iso(status.savedAtMs)}; no decision recorded yet\n`;
+  const pct = (r: number | null | undefined): string =>
+    r === null || r === undefined ? '-' : `${(r * 100).toFixed(1)}%`;
+  const lines = [
+    `tier          ${status.tier}${status.tier3Armed ? '' : ' (tier 3 fired; re-arms below compactAt)'}`,
+    `ratio         ${pct(status.ratio)} (${status.usedBytes ?? '-'} of ${status.limitBytes ?? '-'} bytes)`,
+    `polling       ${status.speed}, next sample ${iso(status.nextSampleAtMs)}`,
+    `compact       ${status.compactWindow === null ? 'never' : `${iso(status.compactWindow.compactAtMs)} at ${pct(status.compactWindow.compactRatio)}, window ${status.compactWindow.open ? 'open' : 'closed'} until ${iso(status.compactWindow.endsAtMs)}`}`,
+    `oom kills     ${status.oomKills.kills}${status.oomKills.lastAtMs === null ? '' : `, last ${iso(status.oomKills.lastAtMs)} at tier ${String(status.oomKills.tierAtLast)}`}`,
+    `saved         ${iso(status.savedAtMs)}`,
+    'actions:',
+    ...(status.actions.length === 0
+      ? ['  none']
+      : status.actions.map(
+          (a) =>
+            `  #${a.seq} ${iso(a.atMs)} ${a.action} at ${pct(a.ratio)}: ${a.outcome}${a.detail === null ? '' : ` (${a.detail})`}`,
+        )),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export function statusCommand(argv: readonly string[], io: CliIo): number {
+  const parsed = parseArgs(argv, {
+    json: { kind: 'boolean' },
+    'state-file': { kind: 'string' },
+    config: { kind: 'string' },
+    help: { kind: 'boolean' },
+  });
+  if (parsed.isErr() || parsed.value.positionals.length > 0) {
+    io.err(
+      `memgov status: ${parsed.isErr() ? parsed.error : 'takes no arguments'}\n${STATUS_HELP}`,
+    );
+    return EXIT_USAGE;
+  }
+  if (parsed.value.flags.help === true) {
+    io.out(STATUS_HELP);
+    return EXIT_OK;
+  }
+  const config = loadConfig({ file: stringFlag(parsed.value, 'config'), env: io.env });
+  if (config.isErr()) {
+    io.err(config.error.map((p) => `memgov status: ${p}\n`).join(''));
+    return EXIT_USAGE;
+  }
+  const path = stringFlag(parsed.value, 'state-file') ?? config.value.daemon.stateFile;
+  const read = readStateFile(path);
+  if (read.isErr()) {
+    io.err(`memgov status: ${formatStateFileError(read.error)}\n`);
+    return EXIT_FAILURE;
+  }
+  const state = read.value;
+  if (state.kind !== 'ok') {
+    const why =
+      state.kind === 'missing'
+        ? 'no state file (memgov has not run here yet)'
+        : `unusable: ${state.reason}`;
+    io.err(`memgov status: ${path}: ${why}\n`);
+    return EXIT_FAILURE;
+  }
+  const status = statusOf(state.snapshot as PersistedSystem, state.savedAtMs, config.value.policy);
+  io.out(parsed.value.flags.json === true ? `${JSON.stringify(status)}\n` : human(status));
+  return EXIT_OK;
+}
