@@ -7,7 +7,7 @@ import type { CgroupReading } from '../adapters/cgroup/reader.ts';
 import type { Result } from 'neverthrow';
 
 export interface SamplerPorts {
-  /** One consistent reading of the cgroup; never throws. */
+  /** One consistent reading of the cgroup; returns errors as values (a throw is a crash). */
   readonly read: () => Result<CgroupReading, string>;
   /** Wall-clock milliseconds. */
   readonly now: () => number;
@@ -27,6 +27,19 @@ export function createSamplerLogic(ports: SamplerPorts) {
         if (stopped) return;
         clearTimeout(timer);
         timer = undefined;
+        try {
+          readAndReport();
+        } catch (error) {
+          // A throw here runs outside XState (in a timer): report it, so the supervisor restarts
+          // this sampler within its budget instead of the exception ending the process.
+          stopped = true;
+          sendBack({
+            type: 'SAMPLER.CRASHED',
+            detail: error instanceof Error ? error.message : String(error),
+          });
+        }
+      };
+      const readAndReport = (): void => {
         const t = ports.now();
         const reading = ports.read();
         if (reading.isOk()) {

@@ -4,7 +4,13 @@
 import { watch } from 'chokidar';
 import { createActor, type Snapshot } from 'xstate';
 import { formatCgroupError } from '../adapters/cgroup/parse.ts';
-import { openCgroup, readCgroup, type CgroupHandle } from '../adapters/cgroup/reader.ts';
+import type { Result } from 'neverthrow';
+import {
+  openCgroup,
+  readCgroup,
+  type CgroupHandle,
+  type CgroupReading,
+} from '../adapters/cgroup/reader.ts';
 import { acquireLock, formatLockError } from '../adapters/lock.ts';
 import {
   formatStateFileError,
@@ -33,6 +39,8 @@ export interface DaemonOptions {
   readonly now?: () => number;
   /** Resolves when the daemon should stop (default: SIGTERM or SIGINT). */
   readonly stopSignal?: Promise<string>;
+  /** Replaces the cgroup read: fault injection in tests (a read that throws, vanishes, lies). */
+  readonly read?: (real: () => Result<CgroupReading, string>) => Result<CgroupReading, string>;
 }
 
 /** What the state file holds: the supervisor's persisted snapshot, children included. */
@@ -142,13 +150,15 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
         )
       : attachedAgent({ pid: daemon.agent.pid, pidfile: daemon.agent.pidfile }, log);
   const transport = resolveTransport(daemon.agent, agent.launched);
+  const realRead = (): Result<CgroupReading, string> =>
+    readCgroup(handle).mapErr(formatCgroupError);
 
   let persistedKey = '';
   let lastLoggedT = Number.NaN;
   const machine = createSupervisorMachine({ policy, budget: daemon.supervisor }).provide({
     actors: {
       sampler: createSamplerLogic({
-        read: () => readCgroup(handle).mapErr(formatCgroupError),
+        read: options.read ? () => options.read?.(realRead) ?? realRead() : realRead,
         now,
         ...(handle.version === 2 ? { watchEvents: watchEventsFile(handle, log) } : {}),
       }),

@@ -3,6 +3,7 @@ import { diagramCommand } from './commands/diagram.ts';
 import { replayCommand } from './commands/replay.ts';
 import { runCommand, startCommand } from './commands/run.ts';
 import { statusCommand } from './commands/status.ts';
+import { syntheticAgentCommand } from './commands/synthetic-agent.ts';
 import { sampleCommand } from './commands/sample.ts';
 import { EXIT_OK, EXIT_USAGE, type CliIo } from './io.ts';
 
@@ -33,6 +34,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   replay: replayCommand,
   sample: sampleCommand,
   diagram: diagramCommand,
+  // Hidden: the demo's and the tests' stand-in agent.
+  'synthetic-agent': syntheticAgentCommand,
 };
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {

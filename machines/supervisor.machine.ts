@@ -20,6 +20,8 @@ export type ChildName = 'sampler' | 'governor' | 'executor';
 export type SupervisorEvent =
   | { readonly type: 'SAMPLE'; readonly sample: Sample; readonly oomKills?: number }
   | { readonly type: 'SAMPLER.READ_FAILED'; readonly atMs: number; readonly detail: string }
+  /** The sampler failed outside XState's reach (in a timer) and stopped itself. */
+  | { readonly type: 'SAMPLER.CRASHED'; readonly detail: string }
   | { readonly type: 'GOVERNOR.DECIDED'; readonly governor: GovernorContext }
   | {
       readonly type: 'ACTION.RESULT';
@@ -138,7 +140,10 @@ export function createSupervisorMachine(options: SupervisorOptions) {
       recordFailure: assign(({ event }, params: { child: ChildName }) => ({
         failure: {
           child: params.child,
-          detail: describeError((event as unknown as { error?: unknown }).error),
+          detail:
+            event.type === 'SAMPLER.CRASHED'
+              ? event.detail
+              : describeError((event as unknown as { error?: unknown }).error),
         },
       })),
       advanceClock: assign(({ context, event }) => {
@@ -283,6 +288,23 @@ export function createSupervisorMachine(options: SupervisorOptions) {
                     firstSampleAtMs: context.governor?.decision?.nextSampleAtMs ?? 0,
                   }),
                   onError: [
+                    {
+                      guard: 'withinBudget',
+                      target: 'up',
+                      reenter: true,
+                      actions: [
+                        { type: 'chargeRestart', params: { child: 'sampler' } },
+                        { type: 'logRestart', params: { child: 'sampler' } },
+                      ],
+                    },
+                    {
+                      target: '#supervisor.failed',
+                      actions: [{ type: 'recordFailure', params: { child: 'sampler' } }],
+                    },
+                  ],
+                },
+                on: {
+                  'SAMPLER.CRASHED': [
                     {
                       guard: 'withinBudget',
                       target: 'up',
