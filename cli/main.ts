@@ -1,4 +1,5 @@
 // memgov's command dispatcher: picks one command module and returns its exit code.
+import { demoCommand } from './commands/demo.ts';
 import { diagramCommand } from './commands/diagram.ts';
 import { replayCommand } from './commands/replay.ts';
 import { runCommand, startCommand } from './commands/run.ts';
@@ -18,6 +19,7 @@ Commands:
   run            the daemon: govern this cgroup (add -- CMD to launch the agent)
   start --detach the daemon in the background, for a Kubernetes postStart hook
   status         what the state file records: tier, windows, last actions
+  demo           the whole ladder on this machine in half a minute (synthetic agent)
   replay TRACE   run the governor over a recorded memory curve (JSONL)
   sample         read this process's memory cgroup once and print what memgov sees
   diagram        print the governor statechart (Mermaid or JSON)
@@ -34,6 +36,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   replay: replayCommand,
   sample: sampleCommand,
   diagram: diagramCommand,
+  demo: demoCommand,
   // Hidden: the demo's and the tests' stand-in agent.
   'synthetic-agent': syntheticAgentCommand,
 };

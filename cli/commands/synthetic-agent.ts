@@ -22,7 +22,12 @@ A synthetic agent whose memory grows; it obeys /compact and /clear on stdin.
   --burst-mib-per-s N        growth after the first /clear (default: the steady rate)
   --max-mib N                never hold more than this (default 4096)
   --session-dir DIR          write session.json here (and on SIGTERM, a final save)
+  --simulate-cgroup DIR      allocate nothing: write the memory it would hold into DIR's
+                             memory.usage_in_bytes (a simulated cgroup v1 directory)
 `;
+
+/** What a node process charges to its cgroup before the agent holds anything (measured ~40 MiB). */
+const SIMULATED_BASE_MIB = 40;
 
 interface AgentOptions {
   startMiB: number;
@@ -32,6 +37,7 @@ interface AgentOptions {
   burstMiBPerSec: number | null;
   maxMiB: number;
   sessionDir: string | null;
+  simulateCgroup: string | null;
 }
 
 function numberFlag(value: string | undefined, fallback: number): number | null {
@@ -50,6 +56,7 @@ export function syntheticAgentCommand(argv: readonly string[], io: CliIo): Promi
     'burst-mib-per-s',
     'max-mib',
     'session-dir',
+    'simulate-cgroup',
   ];
   const parsed = parseArgs(
     argv,
@@ -76,6 +83,7 @@ export function syntheticAgentCommand(argv: readonly string[], io: CliIo): Promi
         stringFlag(args, 'burst-mib-per-s') === undefined ? null : read('burst-mib-per-s', 0),
       maxMiB: read('max-mib', 4096),
       sessionDir: stringFlag(args, 'session-dir') ?? null,
+      simulateCgroup: stringFlag(args, 'simulate-cgroup') ?? null,
     };
   } catch (error) {
     io.err(`memgov synthetic-agent: ${(error as Error).message}\n`);
@@ -93,17 +101,29 @@ export function syntheticAgentCommand(argv: readonly string[], io: CliIo): Promi
 }
 
 function runAgent(options: AgentOptions, io: CliIo): Promise<number> {
-  const held: Buffer[] = [];
+  // Simulated memory is a count of MiB written to a file; real memory is touched buffers.
+  const held: (Buffer | null)[] = [];
+  const simulated = options.simulateCgroup;
+  const publish = (): void => {
+    if (simulated === null) return;
+    writeFileSync(
+      `${simulated}/memory.usage_in_bytes`,
+      String((held.length + SIMULATED_BASE_MIB) * MiB),
+    );
+  };
   let rate = options.growMiBPerSec;
   let owedMiB = 0;
   let generation = 0;
   const allocate = (mib: number): void => {
-    for (let i = 0; i < mib && held.length < options.maxMiB; i++)
-      held.push(Buffer.alloc(MiB, 0xa5));
+    for (let i = 0; i < mib && held.length < options.maxMiB; i++) {
+      held.push(simulated === null ? Buffer.alloc(MiB, 0xa5) : null);
+    }
+    publish();
   };
   const free = (pct: number): number => {
     const count = Math.floor((held.length * pct) / 100);
     held.splice(held.length - count, count);
+    publish();
     return count;
   };
   const save = (why: string): void => {
@@ -154,6 +174,8 @@ function runAgent(options: AgentOptions, io: CliIo): Promise<number> {
       lines.close();
       process.stdin.destroy();
       save('sigterm');
+      held.length = 0;
+      publish();
       io.out(`synthetic agent ${process.pid}: SIGTERM, session saved, exiting\n`);
       resolve(0);
     });
