@@ -112,7 +112,7 @@ function demoView(io: CliIo, startedMs: number, onRelaunchAfterTier3: () => void
       ['agent started', 'agent exited', 'session archived', 'relaunching agent'].includes(message)
     ) {
       io.out(
-        `${at()}  -- ${message}${fields.pid === undefined ? '' : ` (pid ${String(fields.pid)})`}\n`,
+        `${at()}  -- ${message}${fields.pid === undefined ? '' : ` (pid ${Number(fields.pid)})`}\n`,
       );
     } else if (message !== 'memgov started' && message !== 'stopping') {
       io.out(`${at()}  -- ${message} ${JSON.stringify(fields)}\n`);
