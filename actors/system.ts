@@ -155,6 +155,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
 
   let persistedKey = '';
   let lastLoggedT = Number.NaN;
+  let lastEffectSeq = 0;
   const machine = createSupervisorMachine({ policy, budget: daemon.supervisor }).provide({
     actors: {
       sampler: createSamplerLogic({
@@ -177,14 +178,31 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
           log.error('state file not written', { detail: formatStateFileError(written.error) });
         else persistedKey = key;
       },
-      report: ({ context }) =>
+      report: ({ context }) => {
         reportDecision(
           context,
           log,
           policy,
           () => lastLoggedT,
           (t) => (lastLoggedT = t),
-        ),
+        );
+        lastEffectSeq = reportEffects(context, log, lastEffectSeq);
+      },
+      reportResult: ({ context, event }) => {
+        if (event.type !== 'ACTION.RESULT') return;
+        const record = context.governor?.actions.find((r) => r.seq === event.seq);
+        const fields = {
+          seq: event.seq,
+          action: record?.action ?? null,
+          outcome: event.outcome,
+          detail: event.detail ?? null,
+          durationMs: event.durationMs,
+          usedBytesBefore: record?.usedBytes ?? null,
+        };
+        if (event.outcome === 'ok' || event.outcome === 'skipped')
+          log.info('action result', fields);
+        else log.warn('action result', fields);
+      },
       logRestart: ({ context }, params) =>
         log.warn('child restarted', { child: params.child, restarts: context.restarts }),
       logReadFailure: ({ event }) => {
@@ -261,6 +279,24 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   await agent.shutdown(daemon.agent.terminateGraceMs);
   lock.value.release();
   return exitCode;
+}
+
+/** Logs what each finished action achieved, once the first sample after it has measured it. */
+function reportEffects(context: SupervisorContext, log: Log, afterSeq: number): number {
+  let newest = afterSeq;
+  for (const record of context.governor?.actions ?? []) {
+    if (record.seq <= afterSeq || record.usedBytesAfter === null) continue;
+    log.info('action effect', {
+      seq: record.seq,
+      action: record.action,
+      outcome: record.outcome,
+      usedBytesBefore: record.usedBytes,
+      usedBytesAfter: record.usedBytesAfter,
+      freedBytes: record.usedBytes - record.usedBytesAfter,
+    });
+    newest = Math.max(newest, record.seq);
+  }
+  return newest;
 }
 
 /** One structured log record per decision (not per repeat of the same sample). */

@@ -117,6 +117,8 @@ export function createSupervisorMachine(options: SupervisorOptions) {
       persist: () => undefined,
       /** Logs and counts a decision; provided by the composition root. */
       report: () => undefined,
+      /** Logs an action's result; provided by the composition root. */
+      reportResult: () => undefined,
       /** Logs a cgroup read failure; provided by the composition root. */
       logReadFailure: () => undefined,
       logRestart: (_, params: { child: ChildName }) => void params,
@@ -214,7 +216,9 @@ export function createSupervisorMachine(options: SupervisorOptions) {
             },
             { actions: ['recordGovernor', 'persist', 'report', 'scheduleSample'] },
           ],
-          'ACTION.RESULT': { actions: ['advanceClock', 'forwardToGovernor', 'sampleNow'] },
+          'ACTION.RESULT': {
+            actions: ['advanceClock', 'forwardToGovernor', 'reportResult', 'sampleNow'],
+          },
           // Sent once after a restore: what was in flight when memgov stopped is not run again.
           'ACTIONS.INTERRUPTED': { actions: ['forwardToGovernor'] },
           STOP: { target: 'stopped' },
