@@ -47,7 +47,10 @@ export interface DaemonOptions {
 interface PersistedSystem {
   readonly status?: string;
   readonly value?: unknown;
-  readonly context?: { readonly governor?: GovernorContext | null };
+  readonly context?: {
+    readonly governor?: GovernorContext | null;
+    readonly handedOverSeq?: number;
+  };
 }
 
 /** The parts of the governor's context whose change must reach disk at once. */
@@ -154,8 +157,14 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     readCgroup(handle).mapErr(formatCgroupError);
 
   let persistedKey = '';
-  let lastLoggedT = Number.NaN;
-  let lastEffectSeq = 0;
+  // A restored decision was logged before the restart: log only what comes after it.
+  let lastLoggedT = restored?.context?.governor?.decision?.t ?? Number.NaN;
+  let lastEffectSeq = Math.max(
+    0,
+    ...(restored?.context?.governor?.actions ?? [])
+      .filter((r) => r.usedBytesAfter !== null)
+      .map((r) => r.seq),
+  );
   const machine = createSupervisorMachine({ policy, budget: daemon.supervisor }).provide({
     actors: {
       sampler: createSamplerLogic({
@@ -215,9 +224,19 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   const governor = restored?.context?.governor ?? null;
   const canRestoreWhole =
     restored?.status === 'active' && restored.value !== undefined && governor !== null;
+  // Every action the governor had dispatched counts as handed over: none runs twice.
+  const snapshot = canRestoreWhole
+    ? {
+        ...restored,
+        context: {
+          ...restored.context,
+          handedOverSeq: Math.max(restored.context?.handedOverSeq ?? 0, governor.actionSeq),
+        },
+      }
+    : undefined;
   const actor = createActor(machine, {
     input: { governor },
-    ...(canRestoreWhole ? { snapshot: restored as unknown as Snapshot<unknown> } : {}),
+    ...(snapshot === undefined ? {} : { snapshot: snapshot as unknown as Snapshot<unknown> }),
   });
   log.info('memgov started', {
     cgroup: handle.dir,
