@@ -3,24 +3,34 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY } from '../machines/config.ts';
 import { createGovernorMachine } from '../machines/governor.machine.ts';
+import { DEFAULT_RESTART_BUDGET } from '../machines/restart-budget.ts';
+import { createSupervisorMachine } from '../machines/supervisor.machine.ts';
 import { toGraph, toMermaid } from '../visualizations/diagram.ts';
 import { runMain } from './support/cli.ts';
 
 const machine = createGovernorMachine(DEFAULT_POLICY);
 
 describe('memgov diagram', () => {
-  it('the README embeds exactly the Mermaid diagram the machine generates', () => {
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    const match =
-      /<!-- diagram:governor:start -->\s*```mermaid\n([\s\S]*?)```\s*<!-- diagram:governor:end -->/.exec(
-        readme,
-      );
-    expect(match, 'README.md lacks the diagram:governor block').not.toBeNull();
-    expect(
-      match?.[1],
-      'README diagram is stale: paste the output of `memgov diagram` into it',
-    ).toBe(toMermaid(machine));
-  });
+  it.each([
+    ['governor', machine],
+    [
+      'supervisor',
+      createSupervisorMachine({ policy: DEFAULT_POLICY, budget: DEFAULT_RESTART_BUDGET }),
+    ],
+  ] as const)(
+    'the README embeds exactly the Mermaid diagram the %s machine generates',
+    (name, m) => {
+      const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+      const block = new RegExp(
+        `<!-- diagram:${name}:start -->\\s*\`\`\`mermaid\\n([\\s\\S]*?)\`\`\`\\s*<!-- diagram:${name}:end -->`,
+      ).exec(readme);
+      expect(block, `README.md lacks the diagram:${name} block`).not.toBeNull();
+      expect(
+        block?.[1],
+        `README ${name} diagram is stale: paste \`memgov diagram --machine ${name}\``,
+      ).toBe(toMermaid(m));
+    },
+  );
 
   it('lists every state of the three regions and each guarded SAMPLE transition', () => {
     const graph = toGraph(machine);

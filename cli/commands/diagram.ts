@@ -1,19 +1,34 @@
 // `memgov diagram [--format mermaid|json]`: the governor statechart, generated from the machine.
 import { DEFAULT_POLICY } from '../../machines/config.ts';
+import type { AnyStateMachine } from 'xstate';
 import { createGovernorMachine } from '../../machines/governor.machine.ts';
+import { DEFAULT_RESTART_BUDGET } from '../../machines/restart-budget.ts';
+import { createSupervisorMachine } from '../../machines/supervisor.machine.ts';
 import { toGraph, toMermaid } from '../../visualizations/diagram.ts';
 import { parseArgs, stringFlag } from '../args.ts';
 import { EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
 
-export const DIAGRAM_HELP = `Usage: memgov diagram [--format mermaid|json]
+export const DIAGRAM_HELP = `Usage: memgov diagram [--machine governor|supervisor] [--format mermaid|json]
 
-Prints the governor statechart, generated from the machine definition.
-  --format mermaid  Mermaid stateDiagram-v2 text (default)
-  --format json     states and transitions as JSON
+Prints a statechart, generated from the machine definition.
+  --machine governor    the policy: ladder, tier 3 arming, polling speeds (default)
+  --machine supervisor  the actor system: sampler, governor, executor and their restarts
+  --format mermaid      Mermaid stateDiagram-v2 text (default)
+  --format json         states and transitions as JSON
 `;
 
+const MACHINES: Readonly<Record<string, () => AnyStateMachine>> = {
+  governor: () => createGovernorMachine(DEFAULT_POLICY),
+  supervisor: () =>
+    createSupervisorMachine({ policy: DEFAULT_POLICY, budget: DEFAULT_RESTART_BUDGET }),
+};
+
 export function diagramCommand(argv: readonly string[], io: CliIo): number {
-  const parsed = parseArgs(argv, { format: { kind: 'string' }, help: { kind: 'boolean' } });
+  const parsed = parseArgs(argv, {
+    format: { kind: 'string' },
+    machine: { kind: 'string' },
+    help: { kind: 'boolean' },
+  });
   if (parsed.isErr() || parsed.value.positionals.length > 0) {
     const why = parsed.isErr() ? parsed.error : 'takes no arguments';
     io.err(`memgov diagram: ${why}\n${DIAGRAM_HELP}`);
@@ -24,7 +39,13 @@ export function diagramCommand(argv: readonly string[], io: CliIo): number {
     return EXIT_OK;
   }
   const format = stringFlag(parsed.value, 'format') ?? 'mermaid';
-  const machine = createGovernorMachine(DEFAULT_POLICY);
+  const name = stringFlag(parsed.value, 'machine') ?? 'governor';
+  const make = MACHINES[name];
+  if (make === undefined) {
+    io.err(`memgov diagram: --machine must be governor or supervisor (got "${name}")\n`);
+    return EXIT_USAGE;
+  }
+  const machine = make();
   if (format === 'mermaid') {
     io.out(toMermaid(machine));
     return EXIT_OK;
