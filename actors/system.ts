@@ -31,6 +31,9 @@ import { createSamplerLogic } from './sampler.ts';
 
 export const EXIT_BUDGET_SPENT = 3;
 
+/** Without a durable change, the state file is still refreshed this often (for `status`). */
+const STATUS_REFRESH_MS = 30_000;
+
 export interface DaemonOptions {
   readonly config: MemgovConfig;
   /** The agent command line after `--`, empty when attaching or observing. */
@@ -67,12 +70,20 @@ function durableKey(governor: GovernorContext | null): string {
   ]);
 }
 
-function waitForSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const once = (name: string) => () => resolve(name);
-    process.once('SIGTERM', once('SIGTERM'));
-    process.once('SIGINT', once('SIGINT'));
+/** Resolves on SIGTERM or SIGINT; `dispose` removes the listeners (in-process callers). */
+function waitForSignal(): { signal: Promise<string>; dispose: () => void } {
+  const listeners: [NodeJS.Signals, () => void][] = [];
+  const signal = new Promise<string>((resolve) => {
+    for (const name of ['SIGTERM', 'SIGINT'] as const) {
+      const listener = (): void => resolve(name);
+      listeners.push([name, listener]);
+      process.once(name, listener);
+    }
   });
+  return {
+    signal,
+    dispose: () => listeners.forEach(([name, l]) => process.removeListener(name, l)),
+  };
 }
 
 function watchEventsFile(handle: CgroupHandle, log: Log) {
@@ -157,6 +168,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     readCgroup(handle).mapErr(formatCgroupError);
 
   let persistedKey = '';
+  let persistedAtMs = Number.NEGATIVE_INFINITY;
   // A restored decision was logged before the restart: log only what comes after it.
   let lastLoggedT = restored?.context?.governor?.decision?.t ?? Number.NaN;
   let lastEffectSeq = Math.max(
@@ -180,12 +192,21 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     actions: {
       persist: ({ context, self }) => {
         const key = durableKey(context.governor);
-        if (key === persistedKey) return;
-        const written = writeStateFile(daemon.stateFile, self.getPersistedSnapshot(), now());
+        const nowMs = now();
+        // Durable facts are written at once; otherwise a refresh now and then keeps `status` current.
+        if (key === persistedKey && nowMs - persistedAtMs < STATUS_REFRESH_MS) return;
+        // XState runs this action before it replaces the actor's snapshot: the snapshot is one
+        // event old, the `context` given here is current. Write the current one, or a kill -9
+        // right after a dispatch would lose the action and a restart would run it again.
+        const current = { ...(self.getPersistedSnapshot() as object), context };
+        const written = writeStateFile(daemon.stateFile, current, nowMs);
         // Acting matters more than recording: a failed write is logged, governing goes on.
         if (written.isErr())
           log.error('state file not written', { detail: formatStateFileError(written.error) });
-        else persistedKey = key;
+        else {
+          persistedKey = key;
+          persistedAtMs = nowMs;
+        }
       },
       report: ({ context }) => {
         reportDecision(
@@ -276,8 +297,14 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     });
   }
 
+  const signals = options.stopSignal === undefined ? waitForSignal() : null;
   const stopReason = await Promise.race([
-    (options.stopSignal ?? waitForSignal()).then((name) => ({ kind: 'signal' as const, name })),
+    (options.stopSignal ?? signals?.signal ?? new Promise<string>(() => undefined)).then(
+      (name) => ({
+        kind: 'signal' as const,
+        name,
+      }),
+    ),
     agent.finished.then((code) => ({ kind: 'agent' as const, code })),
     done.then((code) => ({ kind: 'supervisor' as const, code })),
   ]);
@@ -295,6 +322,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     if (stopReason.kind === 'agent') exitCode = stopReason.code;
   }
   actor.stop();
+  signals?.dispose();
   await agent.shutdown(daemon.agent.terminateGraceMs);
   lock.value.release();
   return exitCode;

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { agentDataDir, loadConfig, type MemgovConfig } from '../../adapters/config-file.ts';
+import { acquireLock } from '../../adapters/lock.ts';
 import { createLog } from '../../actors/log.ts';
 import { runDaemon } from '../../actors/system.ts';
 import { parseArgs, stringFlag, type FlagSpec, type ParsedArgs } from '../args.ts';
@@ -138,6 +139,13 @@ export function startCommand(argv: readonly string[], io: CliIo): Promise<number
   // Validate before detaching: a bad config must fail here, where someone sees it.
   const config = resolveRunConfig('start', args, io);
   if (typeof config === 'number') return Promise.resolve(config);
+  // Say so when one already governs here (the detached copy would only exit at once).
+  const probe = acquireLock(`${config.daemon.stateFile}.lock`);
+  if (probe.isErr() && probe.error.kind === 'held') {
+    io.out(`memgov already governs here (pid ${probe.error.ownerPid}); nothing started\n`);
+    return Promise.resolve(EXIT_OK);
+  }
+  if (probe.isOk()) probe.value.release();
   const logFile = stringFlag(args, 'log-file') ?? `${agentDataDir(io.env)}/memgov.log`;
   let out: number;
   try {
