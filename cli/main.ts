@@ -2,6 +2,7 @@
 import { demoCommand } from './commands/demo.ts';
 import { diagramCommand } from './commands/diagram.ts';
 import { replayCommand } from './commands/replay.ts';
+import { restoreCommand } from './commands/restore.ts';
 import { runCommand, startCommand } from './commands/run.ts';
 import { statusCommand } from './commands/status.ts';
 import { syntheticAgentCommand } from './commands/synthetic-agent.ts';
@@ -20,6 +21,7 @@ Commands:
   start --detach the daemon in the background, for a Kubernetes postStart hook
   status         what the state file records: tier, windows, last actions
   demo           the whole ladder on this machine in half a minute (synthetic agent)
+  restore ARCHIVE  verify an archive and copy the session back; prints the resume command
   replay TRACE   run the governor over a recorded memory curve (JSONL)
   sample         read this process's memory cgroup once and print what memgov sees
   diagram        print the governor statechart (Mermaid or JSON)
@@ -37,6 +39,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   sample: sampleCommand,
   diagram: diagramCommand,
   demo: demoCommand,
+  restore: restoreCommand,
   // Hidden: the demo's and the tests' stand-in agent.
   'synthetic-agent': syntheticAgentCommand,
 };

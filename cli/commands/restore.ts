@@ -105,6 +105,10 @@ function isSafePath(path: string): boolean {
   return isAbsolute(path) && normalize(path) === path && !path.includes('\0') && path !== '/';
 }
 
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 function iso(ms: number): string {
   return Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms);
 }
@@ -439,12 +443,12 @@ function human(summary: Summary, manifest: RestoreManifest): string {
   const writes = summary.files.length - summary.identical;
   lines.push(
     summary.dryRun
-      ? `dry run: would restore ${writes} files (${summary.identical} identical), nothing written`
-      : `restored ${summary.restored} files from ${summary.archive} (${summary.identical} identical, left alone)`,
+      ? `dry run: would restore ${count(writes, 'file')} (${summary.identical} identical), nothing written`
+      : `restored ${count(summary.restored, 'file')} from ${summary.archive} (${summary.identical} identical, left alone)`,
   );
   if (!manifest.complete) {
     lines.push(
-      `note: the archive is incomplete: ${manifest.notArchived} files were not archived (deadline or unreadable); see its manifest`,
+      `note: the archive is incomplete: ${count(manifest.notArchived, 'file')} not archived (deadline or unreadable); see its manifest`,
     );
   }
   const resume = resumeFromManifest(manifest.extra);
@@ -457,7 +461,7 @@ function conflictText(conflicts: readonly Conflict[]): string {
   const lines = conflicts.map((c) => `  ${c.why.padEnd(width)}  ${c.path}: ${c.detail}`);
   const newer = conflicts.some((c) => c.why === 'newer');
   return (
-    `memgov restore: refused, nothing was copied: ${conflicts.length} conflict${conflicts.length === 1 ? '' : 's'}` +
+    `memgov restore: refused, nothing was copied: ${count(conflicts.length, 'conflict')}` +
     `${newer ? ' (--force overwrites files changed after the archive; symlinks are never followed)' : ''}\n` +
     `${lines.join('\n')}\n`
   );
@@ -543,7 +547,8 @@ export async function restoreCommand(argv: readonly string[], io: CliIo): Promis
     const written = await write(planned);
     if (written.isErr()) {
       const { restored: done, ...error } = written.error;
-      const partial = done === 0 ? 'nothing was restored' : `${done} files were already in place`;
+      const partial =
+        done === 0 ? 'nothing was restored' : `${count(done, 'file')} already in place`;
       return fail(
         summaryOf(archive, dryRun, manifest.value, { planned, error, restored: done }),
         `memgov restore: ${error.path}: ${error.detail} (${partial})\n`,
