@@ -9,17 +9,10 @@ import { loadConfig } from '../../adapters/config-file.ts';
 import { memoryLog } from '../../actors/log.ts';
 import { runDaemon } from '../../actors/system.ts';
 import { runMain } from '../support/cli.ts';
+import { pollUntil } from '../support/daemon.ts';
 
 const FIXTURE = new URL('../fixtures/cgroup/v1-limited/', import.meta.url).pathname;
 const LIMIT = 64 * 1024 * 1024;
-
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('daemon with the command transport', () => {
   it('compacts through argv, logs the result and what it freed, and records both in the state file', async () => {
@@ -46,7 +39,9 @@ describe('daemon with the command transport', () => {
     const done = runDaemon({ config, agentCommand: [], log, stopSignal });
     const find = (message: string) => log.records.find((r) => r.message === message)?.fields;
     try {
-      await until('the effect of the compact', () => find('action effect') !== undefined, 10_000);
+      await pollUntil('the effect of the compact', 10_000, () =>
+        find('action effect') !== undefined ? true : undefined,
+      );
     } finally {
       stop('test over');
       expect(await done).toBe(0);

@@ -14,17 +14,10 @@ import { DEFAULT_POLICY } from '../../machines/config.ts';
 import { DEFAULT_RESTART_BUDGET } from '../../machines/restart-budget.ts';
 import { createSupervisorMachine, type SamplerCommand } from '../../machines/supervisor.machine.ts';
 import { runMain } from '../support/cli.ts';
+import { pollUntil } from '../support/daemon.ts';
 
 const FIXTURE = new URL('../fixtures/cgroup/v1-limited/', import.meta.url).pathname;
 const LIMIT = 64 * 1024 * 1024;
-
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** The persisted system right after a compact was dispatched at 75%, its result never known. */
 function snapshotWithCompactInFlight(nowMs: number): unknown {
@@ -86,7 +79,9 @@ describe('restore after a crash with an action in flight', () => {
     const done = runDaemon({ config, agentCommand: [], log, stopSignal });
     const decisions = () => log.records.filter((r) => r.message === 'decision');
     try {
-      await until('five decisions at 76%', () => decisions().length >= 5, 10_000);
+      await pollUntil('five decisions at 76%', 10_000, () =>
+        decisions().length >= 5 ? true : undefined,
+      );
     } finally {
       stop('test over');
       expect(await done).toBe(0);

@@ -8,19 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../adapters/config-file.ts';
 import { memoryLog } from '../../actors/log.ts';
 import { runDaemon } from '../../actors/system.ts';
+import { pollUntil } from '../support/daemon.ts';
 
 const FIXTURE = new URL(
   '../fixtures/cgroup/v2/fs/cgroup/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod7f3c2a1e_5b9d_4c8e_a2f1_0d6e4b3c9a87.slice/cri-containerd-3f9a1c2b7d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a.scope/',
   import.meta.url,
 ).pathname;
-
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('cgroup v2 memory.events', () => {
   it('a change to memory.events brings the next sample at once, not after the polling interval', async () => {
@@ -39,7 +32,9 @@ describe('cgroup v2 memory.events', () => {
     const done = runDaemon({ config, agentCommand: [], log, stopSignal });
     const decisions = () => log.records.filter((r) => r.message === 'decision');
     try {
-      await until('the first decision', () => decisions().length === 1, 5_000);
+      await pollUntil('the first decision', 5_000, () =>
+        decisions().length === 1 ? true : undefined,
+      );
       expect(decisions()[0]?.fields.nextPollMs).toBe(60_000);
       // Give the watcher time to arm (chokidar's 'ready'), then the kernel "writes" an event.
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -49,7 +44,9 @@ describe('cgroup v2 memory.events', () => {
         join(cgroup, 'memory.events'),
         'low 0\nhigh 3\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n',
       );
-      await until('a sample triggered by memory.events', () => decisions().length >= 2, 5_000);
+      await pollUntil('a sample triggered by memory.events', 5_000, () =>
+        decisions().length >= 2 ? true : undefined,
+      );
       const second = decisions()[1]?.fields;
       expect(Number(second?.t) - changedAtMs).toBeLessThan(2_000);
       expect(Number(second?.ratio)).toBeGreaterThan(0.6);
