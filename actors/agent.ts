@@ -5,8 +5,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { identify, type ProcessIdentity } from '../adapters/proc.ts';
+import type { Env } from '../adapters/claude-session.ts';
+import { identify, signalVerified, waitForExit, type ProcessIdentity } from '../adapters/proc.ts';
+import type { Tmux } from '../adapters/tmux.ts';
 import type { Log } from './log.ts';
+import type { AgentProfile } from './profiles.ts';
 
 export interface AgentHandle {
   /** True when memgov launched the agent (and owns its stdin). */
@@ -21,6 +24,8 @@ export interface AgentHandle {
   readonly finished: Promise<number>;
   /** Stops a launched agent (SIGTERM to its group) when memgov shuts down; no-op when attached. */
   shutdown(graceMs: number): Promise<void>;
+  /** The tmux pane the agent runs in, when memgov launched it in tmux; absent otherwise. */
+  readonly pane?: () => string | null;
 }
 
 const NEVER = new Promise<number>(() => undefined);
@@ -153,6 +158,220 @@ export function launchedAgent(options: LaunchOptions, log: Log): AgentHandle {
       }, graceMs);
       await exited;
       clearTimeout(timer);
+    },
+  };
+}
+
+export interface TmuxLaunchOptions extends LaunchOptions {
+  readonly tmux: Tmux;
+  readonly profile: AgentProfile;
+  /** Where the profile looks for session files; the variables naming them reach the agent too. */
+  readonly env: Env;
+  /** Where the agent starts and restarts: Claude Code's resume is scoped to the cwd. */
+  readonly cwd: string;
+  /** The tmux session memgov owns. Default `memgov-agent-<memgov's pid>`. */
+  readonly sessionName?: string;
+  /** How often the agent's process and session id are checked. Default 500. */
+  readonly pollMs?: number;
+  /** How long a resumed agent is watched for a resume prompt. Default 30000. */
+  readonly resumePromptWindowMs?: number;
+}
+
+/**
+ * Variables that say where an agent keeps its sessions: a tmux server started earlier would not
+ * pass memgov's values on (a new pane gets the server's environment), and memgov must look where
+ * the agent writes.
+ */
+const FORWARDED_ENV = [
+  'CLAUDE_CONFIG_DIR',
+  'CODEX_HOME',
+  'GEMINI_CLI_HOME',
+  'AIDER_CHAT_HISTORY_FILE',
+] as const;
+/** Between the answer to a resume prompt and its Enter (see adapters/tmux.ts). */
+const ANSWER_ENTER_DELAY_MS = 300;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Launches the agent in a tmux session memgov owns (`tmux new-session -d -s NAME -c CWD -- ARGV`),
+ * knows it by the pane's process, and after tier 3 (or a kernel kill) starts it again in the same
+ * cwd with the profile's resume argv for the last session id seen, answering a resume prompt
+ * (`y`, Enter) if one appears. `shutdown` kills the session.
+ */
+export function tmuxLaunchedAgent(options: TmuxLaunchOptions, log: Log): AgentHandle {
+  const { tmux, profile } = options;
+  const name = options.sessionName ?? `memgov-agent-${process.pid}`;
+  const pollMs = options.pollMs ?? 500;
+  let identity: ProcessIdentity | null = null;
+  let lastSessionId: string | null = null;
+  let expectingExit = false;
+  let stopping = false;
+  let backoffMs = options.backoffMs;
+  let startedAtMs = 0;
+  let poller: NodeJS.Timeout | null = null;
+  let resolveFinished: (code: number) => void = () => undefined;
+  const finished = new Promise<number>((resolve) => {
+    resolveFinished = resolve;
+  });
+
+  /** Runs a tmux command whose failure changes nothing (the session is already gone). */
+  const bestEffort = async (args: readonly string[]): Promise<void> =>
+    void (await tmux.run(args)).unwrapOr('');
+
+  const envFlags = FORWARDED_ENV.flatMap((key) => {
+    const value = options.env[key];
+    return value === undefined || value === '' ? [] : ['-e', `${key}=${value}`];
+  });
+
+  const rememberSession = async (pid: number): Promise<void> => {
+    const id = await profile.sessionId(pid, options.env).catch(() => null);
+    if (id !== null) lastSessionId = id;
+  };
+
+  /** Answers the profile's resume prompt once, if it shows within the window. */
+  const answerResumePrompt = async (): Promise<void> => {
+    const prompt = profile.resumePrompt;
+    if (prompt === null) return;
+    const deadline = performance.now() + (options.resumePromptWindowMs ?? 30_000);
+    while (!stopping && performance.now() < deadline) {
+      const text = await tmux.capturePane(name);
+      if (text.isErr()) return;
+      if (prompt.test(text.value)) {
+        const answered = await tmux.sendLiteral(name, 'y');
+        await sleep(ANSWER_ENTER_DELAY_MS);
+        const entered = answered.isOk() ? await tmux.sendKey(name, 'Enter') : answered;
+        log.info('answered the resume prompt', {
+          answer: 'y',
+          ok: entered.isOk(),
+          detail: entered.isErr() ? entered.error.detail : null,
+        });
+        return;
+      }
+      await sleep(Math.min(pollMs, 250));
+    }
+  };
+
+  const onExit = async (gone: ProcessIdentity): Promise<void> => {
+    identity = null;
+    await rememberSession(gone.pid);
+    const shown = await tmux.run([
+      'display-message',
+      '-p',
+      '-t',
+      name,
+      '#{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}',
+    ]);
+    const [, status = '', signal = ''] = shown.unwrapOr('').trim().split('\t');
+    await bestEffort(['kill-session', '-t', name]);
+    const ranMs = options.now() - startedAtMs;
+    // As launchedAgent: relaunch after memgov's own tier 3 and after a kernel kill (SIGKILL).
+    const relaunch = !stopping && (expectingExit || signal === '9');
+    log.info('agent exited', { status, signal, ranMs, relaunch, sessionId: lastSessionId });
+    expectingExit = false;
+    if (!relaunch) {
+      if (!stopping) resolveFinished(/^\d+$/.test(status) ? Number(status) : 128);
+      return;
+    }
+    if (ranMs > options.healthyAfterMs) backoffMs = options.backoffMs;
+    const delayMs = backoffMs;
+    backoffMs = Math.min(options.maxBackoffMs, backoffMs * 2);
+    const resumed = profile.resumeArgv(options.argv, lastSessionId);
+    log.info('relaunching agent', { delayMs, command: resumed ?? options.argv });
+    setTimeout(() => void start(resumed ?? options.argv, resumed !== null), delayMs);
+  };
+
+  let polling = false;
+  const poll = async (): Promise<void> => {
+    const current = identity;
+    if (current === null || stopping || polling) return;
+    polling = true;
+    try {
+      if ((await waitForExit(current, { timeoutMs: 0, pollMs: 1 })) === 'exited') {
+        stopPolling();
+        await onExit(current);
+        return;
+      }
+      await rememberSession(current.pid);
+    } finally {
+      polling = false;
+    }
+  };
+
+  const stopPolling = (): void => {
+    if (poller !== null) clearInterval(poller);
+    poller = null;
+  };
+
+  const start = async (argv: readonly string[], resuming: boolean): Promise<void> => {
+    if (argv.length === 0 || stopping) return;
+    startedAtMs = options.now();
+    // One argument would run through `sh -c`; `env` execs the program itself, keeping the pid.
+    const command = argv.length === 1 ? ['env', '--', ...argv] : argv;
+    const created = await tmux.run([
+      'new-session',
+      '-d',
+      '-s',
+      name,
+      '-x',
+      '200',
+      '-y',
+      '50',
+      '-c',
+      options.cwd,
+      ...envFlags,
+      '--',
+      ...command,
+    ]);
+    if (created.isErr()) {
+      log.error('agent could not be started in tmux', {
+        command: argv,
+        detail: created.error.detail,
+      });
+      resolveFinished(127);
+      return;
+    }
+    // Keep a pane whose process exited, so its exit status can be read before the session goes.
+    await bestEffort(['set-option', '-w', '-t', name, 'remain-on-exit', 'on']);
+    const pid = await tmux.panePid(name);
+    const found = pid.isOk() ? identify(pid.value) : null;
+    identity = found?.isOk() === true ? found.value : null;
+    if (identity === null) {
+      log.error('agent exited as it started', { command: argv });
+      await bestEffort(['kill-session', '-t', name]);
+      resolveFinished(127);
+      return;
+    }
+    log.info('agent started', { pid: identity.pid, pane: name, command: argv, cwd: options.cwd });
+    poller = setInterval(() => void poll(), pollMs);
+    if (resuming) await answerResumePrompt();
+  };
+  void start(options.argv, false);
+
+  return {
+    launched: true,
+    identity: () => identity,
+    stdin: () => null,
+    pane: () => name,
+    expectExit: () => {
+      expectingExit = true;
+    },
+    finished,
+    shutdown: async (graceMs) => {
+      stopping = true;
+      stopPolling();
+      const running = identity;
+      // kill-session hangs up the pane: SIGHUP to the agent's process group.
+      await bestEffort(['kill-session', '-t', name]);
+      if (running === null) return;
+      if ((await waitForExit(running, { timeoutMs: graceMs, pollMs: 100 })) === 'exited') return;
+      signalVerified(running, 'SIGKILL', { group: true }).match(
+        (sent) => log.warn('agent ignored the hang-up: SIGKILL', { pid: running.pid, sent }),
+        (e) => log.warn('SIGKILL not sent', { pid: running.pid, detail: e.detail }),
+      );
+      await waitForExit(running, { timeoutMs: 2_000, pollMs: 100 });
     },
   };
 }

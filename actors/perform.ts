@@ -1,18 +1,24 @@
-// How each rung is carried out for the generic profile: compact and clear over the configured
-// transport, archive-terminate as archive-then-SIGTERM of the verified agent. `--dry-run`
-// decides and logs but performs nothing. Every path resolves with an outcome; none throws.
+// How each rung is carried out for the configured profile: compact and clear over the configured
+// transport (tmux: typed only into an idle agent, then followed to completion), a checkpoint
+// archive after each compact, archive-terminate as archive-then-SIGTERM of the verified agent.
+// `--dry-run` decides and logs but performs nothing. Every path resolves with an outcome; none
+// throws.
 import { archiveSession, formatArchiveError } from '../adapters/archive.ts';
+import type { Env } from '../adapters/claude-session.ts';
 import {
   formatProcError,
+  identify,
   signalVerified,
   waitForExit,
   type ProcessIdentity,
 } from '../adapters/proc.ts';
+import { typeCommand, type Tmux } from '../adapters/tmux.ts';
 import type { DaemonConfig, TransportKind } from '../machines/daemon-config.ts';
 import type { PendingAction } from '../machines/records.ts';
 import type { AgentHandle } from './agent.ts';
 import type { PerformResult } from './executor.ts';
 import type { Log } from './log.ts';
+import { profileFor, type AgentProfile, type RungProbe } from './profiles.ts';
 import { runArgv, typeLine } from './transports.ts';
 
 export interface PerformDeps {
@@ -21,9 +27,111 @@ export interface PerformDeps {
   readonly agent: AgentHandle;
   readonly log: Log;
   readonly now: () => number;
+  /** The tmux server the agent's pane is on (tmux transport); default none. */
+  readonly tmux?: Tmux | null;
+  /** Where the agent keeps its sessions ($CLAUDE_CONFIG_DIR, $HOME...); default process.env. */
+  readonly env?: Env;
+  /** Default: the profile the config names. */
+  readonly profile?: AgentProfile;
 }
 
 const EXIT_POLL_MS = 100;
+/** How often the profile's completion signal (transcript, session file) is read. */
+const COMPLETION_POLL_MS = 250;
+
+/** The agent's identity: the handle's, else the verified process of the configured pane. */
+async function agentIdentity(deps: PerformDeps): Promise<ProcessIdentity | null> {
+  const known = deps.agent.identity();
+  if (known !== null) return known;
+  const target = paneTarget(deps);
+  if (deps.tmux == null || target === null) return null;
+  const pid = await deps.tmux.panePid(target);
+  if (pid.isErr()) return null;
+  const found = identify(pid.value);
+  return found.isOk() ? found.value : null;
+}
+
+function paneTarget(deps: PerformDeps): string | null {
+  return deps.agent.pane?.() ?? deps.config.agent.tmuxTarget;
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Types the rung's command into the agent's pane, then follows it until it finished. */
+async function sendOverTmux(
+  action: 'compact' | 'clear',
+  text: string,
+  signal: AbortSignal,
+  deps: PerformDeps,
+  profile: AgentProfile,
+): Promise<PerformResult> {
+  const { agent: agentConfig } = deps.config;
+  const target = paneTarget(deps);
+  if (deps.tmux == null || target === null) {
+    return { outcome: 'failed', detail: 'the tmux transport has no pane (set agent.tmuxTarget)' };
+  }
+  const identity = await agentIdentity(deps);
+  let probe: RungProbe;
+  try {
+    probe = await profile.probe(action, text, {
+      env: deps.env ?? process.env,
+      tmux: deps.tmux,
+      target,
+      pid: identity?.pid ?? null,
+      now: deps.now,
+    });
+  } catch (error) {
+    return { outcome: 'failed', detail: `the ${profile.name} checks failed: ${String(error)}` };
+  }
+  const typed = await typeCommand(deps.tmux, target, text, {
+    isIdle: probe.isIdle,
+    taken: probe.taken,
+    idleDeadlineMs: agentConfig.idleDeadlineMs,
+    busyPolicy: agentConfig.busyPolicy,
+    enterKey: agentConfig.enterKey ?? profile.enterKey,
+    signal,
+  });
+  if (typed.outcome !== 'ok') {
+    if (typed.outcome === 'skipped')
+      deps.log.warn('agent busy: rung skipped', { action, detail: typed.detail });
+    return typed;
+  }
+  const startedMs = performance.now();
+  for (;;) {
+    const done = await probe.finished().catch((error: unknown): { kind: 'pending' } => {
+      deps.log.warn('completion check failed', { action, detail: String(error) });
+      return { kind: 'pending' };
+    });
+    const waitedMs = Math.round(performance.now() - startedMs);
+    if (done.kind === 'done')
+      return { outcome: 'ok', detail: `${typed.detail}; ${done.detail} after ${waitedMs} ms` };
+    if (done.kind === 'failed')
+      return { outcome: 'failed', detail: `${typed.detail}; ${done.detail}` };
+    if (signal.aborted) {
+      return {
+        outcome: 'failed',
+        detail: `${typed.detail}; stopped while waiting for it to finish: ${String(signal.reason)}`,
+      };
+    }
+    if (waitedMs >= agentConfig.actionTimeoutMs) {
+      return {
+        outcome: 'timed-out',
+        detail: `${typed.detail}; not finished ${agentConfig.actionTimeoutMs} ms later`,
+      };
+    }
+    await pause(Math.min(COMPLETION_POLL_MS, agentConfig.actionTimeoutMs - waitedMs), signal);
+  }
+}
 
 async function sendRung(
   request: PendingAction & { action: 'compact' | 'clear' },
@@ -31,6 +139,12 @@ async function sendRung(
   deps: PerformDeps,
 ): Promise<PerformResult> {
   const { agent: agentConfig } = deps.config;
+  const profile = deps.profile ?? profileFor(agentConfig);
+  if (profile.name !== 'generic' && profile.commands[request.action] === null) {
+    const detail = profile.missingRung(request.action);
+    deps.log.info('rung skipped', { action: request.action, profile: profile.name, detail });
+    return { outcome: 'skipped', detail };
+  }
   if (deps.transport === 'none') {
     return { outcome: 'skipped', detail: 'observe only: no agent transport is configured' };
   }
@@ -44,10 +158,77 @@ async function sendRung(
       env: { ...process.env, MEMGOV_ACTION: request.action, MEMGOV_RATIO: String(request.ratio) },
     });
   }
-  const text = agentConfig.commands[request.action];
+  const text = profile.commands[request.action];
   if (text === null)
     return { outcome: 'skipped', detail: `the profile has no ${request.action} command` };
+  if (deps.transport === 'tmux') return sendOverTmux(request.action, text, signal, deps, profile);
   return typeLine(deps.agent.stdin(), text);
+}
+
+/**
+ * Archives `config.archive.paths` and the profile's session set, incrementally (files unchanged
+ * since the last archive are hard-linked from it). Returns a note for the action's detail, or
+ * null when there is nothing to archive. Never rejects: a failed archive is a note, not a throw.
+ */
+async function archiveAll(
+  reason: 'checkpoint' | 'tier3',
+  request: PendingAction,
+  identity: ProcessIdentity | null,
+  deps: PerformDeps,
+): Promise<string | null> {
+  const { archive } = deps.config;
+  const profile = deps.profile ?? profileFor(deps.config.agent);
+  const sources = [...archive.paths];
+  let exclude: ((relPath: string, absPath: string) => boolean) | undefined;
+  let profileExtra: Readonly<Record<string, unknown>> = { profile: profile.name };
+  if (identity !== null) {
+    const set = await profile.sessionSet(identity.pid, deps.env ?? process.env).then(
+      (found) =>
+        found.match(
+          (value) => ({ value }),
+          (e) => ({ error: e.detail }),
+        ),
+      (error: unknown) => ({ error: String(error) }),
+    );
+    if ('error' in set) {
+      deps.log.warn('session files not found', { profile: profile.name, detail: set.error });
+    } else if (set.value !== null) {
+      sources.push(...set.value.sources.filter((source) => !sources.includes(source)));
+      exclude = set.value.exclude;
+      profileExtra = { profile: profile.name, ...set.value.extraManifest };
+    }
+  }
+  if (sources.length === 0) return null;
+  const nowMs = deps.now();
+  const archived = await archiveSession({
+    sources,
+    archiveRoot: archive.dir,
+    reason,
+    nowMs,
+    deadlineMs: nowMs + archive.deadlineMs,
+    retain: archive.retain,
+    incremental: true,
+    ...(exclude === undefined ? {} : { exclude }),
+    extraManifest: {
+      ...profileExtra,
+      seq: request.seq,
+      tier: request.action === 'archive-terminate' ? 3 : request.action === 'clear' ? 2 : 1,
+      ratio: request.ratio,
+      usedBytes: request.usedBytes,
+      limitBytes: request.limitBytes,
+      agentPid: identity?.pid ?? null,
+    },
+  });
+  if (archived.isErr()) {
+    deps.log.error('archive failed', { reason, detail: formatArchiveError(archived.error) });
+    return `${reason === 'checkpoint' ? 'checkpoint' : 'archive'} failed: ${formatArchiveError(archived.error)}`;
+  }
+  const a = archived.value;
+  deps.log.info(reason === 'checkpoint' ? 'session checkpointed' : 'session archived', { ...a });
+  const linked =
+    a.linked === undefined || a.linked === 0 ? '' : `, ${a.linked} unchanged files linked`;
+  const what = reason === 'checkpoint' ? 'checkpoint: archived' : 'archived';
+  return `${what} ${a.files} files (${a.bytes} bytes${linked}) to ${a.dir}${a.complete ? '' : ' (incomplete)'}`;
 }
 
 async function stopAgent(identity: ProcessIdentity, deps: PerformDeps): Promise<PerformResult> {
@@ -81,38 +262,10 @@ async function archiveThenTerminate(
   request: PendingAction,
   deps: PerformDeps,
 ): Promise<PerformResult> {
-  const { archive } = deps.config;
-  const notes: string[] = [];
-  const identity = deps.agent.identity();
-  if (archive.paths.length > 0) {
-    const nowMs = deps.now();
-    const archived = await archiveSession({
-      sources: archive.paths,
-      archiveRoot: archive.dir,
-      reason: 'tier3',
-      nowMs,
-      deadlineMs: nowMs + archive.deadlineMs,
-      retain: archive.retain,
-      extraManifest: {
-        seq: request.seq,
-        ratio: request.ratio,
-        usedBytes: request.usedBytes,
-        limitBytes: request.limitBytes,
-        agentPid: identity?.pid ?? null,
-      },
-    });
-    if (archived.isOk()) {
-      const a = archived.value;
-      notes.push(
-        `archived ${a.files} files (${a.bytes} bytes) to ${a.dir}${a.complete ? '' : ' (incomplete)'}`,
-      );
-      deps.log.info('session archived', { ...a });
-    } else {
-      // Stopping the agent matters more than the archive: go on, and say so.
-      notes.push(`archive failed: ${formatArchiveError(archived.error)}`);
-      deps.log.error('archive failed', { detail: formatArchiveError(archived.error) });
-    }
-  }
+  const identity = await agentIdentity(deps);
+  // Stopping the agent matters more than the archive: a failed archive is noted, and we go on.
+  const note = await archiveAll('tier3', request, identity, deps);
+  const notes = note === null ? [] : [note];
   if (identity === null) {
     const detail = [...notes, 'no agent process is known: nothing to stop'].join('; ');
     return { outcome: deps.transport === 'none' ? 'skipped' : 'failed', detail };
@@ -130,6 +283,15 @@ export function createPerform(deps: PerformDeps) {
     if (deps.config.dryRun)
       return { outcome: 'skipped', detail: `dry run: would ${request.action}` };
     if (request.action === 'archive-terminate') return archiveThenTerminate(request, deps);
-    return sendRung({ ...request, action: request.action }, signal, deps);
+    const result = await sendRung({ ...request, action: request.action }, signal, deps);
+    if (request.action !== 'compact' || result.outcome !== 'ok') return result;
+    // Tier 1 checkpoint: if the kernel wins a later race, a recent archive is still there, and
+    // tier 3 only tops it up (its archive links what did not change since).
+    const note = await archiveAll('checkpoint', request, await agentIdentity(deps), deps);
+    if (note === null) return result;
+    return {
+      outcome: 'ok',
+      detail: result.detail === undefined ? note : `${result.detail}; ${note}`,
+    };
   };
 }

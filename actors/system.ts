@@ -19,14 +19,16 @@ import {
   writeStateFile,
 } from '../adapters/state-file.ts';
 import type { MemgovConfig } from '../adapters/config-file.ts';
-import { resolveTransport } from '../machines/daemon-config.ts';
+import { createTmux, type Tmux } from '../adapters/tmux.ts';
+import { launchesInTmux, resolveTransport, type AgentConfig } from '../machines/daemon-config.ts';
 import type { GovernorContext } from '../machines/governor.machine.ts';
 import { tierOf } from '../machines/records.ts';
 import { createSupervisorMachine, type SupervisorContext } from '../machines/supervisor.machine.ts';
-import { attachedAgent, launchedAgent, type AgentHandle } from './agent.ts';
+import { attachedAgent, launchedAgent, tmuxLaunchedAgent, type AgentHandle } from './agent.ts';
 import { createExecutorLogic } from './executor.ts';
 import type { Log } from './log.ts';
 import { createPerform } from './perform.ts';
+import { profileFor } from './profiles.ts';
 import { createSamplerLogic } from './sampler.ts';
 
 export const EXIT_BUDGET_SPENT = 3;
@@ -42,6 +44,8 @@ export interface DaemonOptions {
   readonly now?: () => number;
   /** Resolves when the daemon should stop (default: SIGTERM or SIGINT). */
   readonly stopSignal?: Promise<string>;
+  /** Where agent CLIs keep their sessions ($CLAUDE_CONFIG_DIR, $HOME...); default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
   /** Replaces the cgroup read: fault injection in tests (a read that throws, vanishes, lies). */
   readonly read?: (real: () => Result<CgroupReading, string>) => Result<CgroupReading, string>;
 }
@@ -100,6 +104,13 @@ function watchEventsFile(handle: CgroupHandle, log: Log) {
   };
 }
 
+/** The tmux server of `agent.tmuxSocket`: a path (holds a `/`) for -S, else a name for -L. */
+function tmuxClient(agent: AgentConfig): Tmux {
+  const socket = agent.tmuxSocket;
+  if (socket === null) return createTmux();
+  return createTmux(socket.includes('/') ? { socketPath: socket } : { socketName: socket });
+}
+
 /** Reads the state file; an unusable one is moved aside (kept) and the governor starts fresh. */
 function restoreState(path: string, log: Log, nowMs: number): PersistedSystem | null | 'refused' {
   const read = readStateFile(path);
@@ -150,19 +161,22 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     return 1;
   }
 
+  const env = options.env ?? process.env;
+  const profile = profileFor(daemon.agent);
+  const tmux = tmuxClient(daemon.agent);
+  const launch = {
+    argv: options.agentCommand,
+    backoffMs: 1_000,
+    maxBackoffMs: 60_000,
+    healthyAfterMs: 60_000,
+    now,
+  };
   const agent: AgentHandle =
-    options.agentCommand.length > 0
-      ? launchedAgent(
-          {
-            argv: options.agentCommand,
-            backoffMs: 1_000,
-            maxBackoffMs: 60_000,
-            healthyAfterMs: 60_000,
-            now,
-          },
-          log,
-        )
-      : attachedAgent({ pid: daemon.agent.pid, pidfile: daemon.agent.pidfile }, log);
+    options.agentCommand.length === 0
+      ? attachedAgent({ pid: daemon.agent.pid, pidfile: daemon.agent.pidfile }, log)
+      : launchesInTmux(daemon.agent)
+        ? tmuxLaunchedAgent({ ...launch, tmux, profile, env, cwd: process.cwd() }, log)
+        : launchedAgent(launch, log);
   const transport = resolveTransport(daemon.agent, agent.launched);
   const realRead = (): Result<CgroupReading, string> =>
     readCgroup(handle).mapErr(formatCgroupError);
@@ -185,7 +199,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
         ...(handle.version === 2 ? { watchEvents: watchEventsFile(handle, log) } : {}),
       }),
       executor: createExecutorLogic({
-        perform: createPerform({ config: daemon, transport, agent, log, now }),
+        perform: createPerform({ config: daemon, transport, agent, log, now, tmux, env, profile }),
         now,
       }),
     },
@@ -265,6 +279,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     stateFile: daemon.stateFile,
     restored: governor !== null,
     transport,
+    profile: profile.name,
     dryRun: daemon.dryRun,
     agentCommand: options.agentCommand,
   });

@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import { constants, type Dirent } from 'node:fs';
 import {
+  link,
   lstat,
   mkdir,
   mkdtemp,
@@ -66,6 +67,13 @@ export interface ArchiveOptions {
   readonly retain?: number;
   /** Merged into manifest.json; keys that the manifest itself defines are ignored. */
   readonly extraManifest?: Readonly<Record<string, unknown>>;
+  /**
+   * Records each file's `mtimeMs`, and hard-links (instead of copying) a file whose size and
+   * mtime equal those recorded by the newest archive under the root that records them: a tier-1
+   * checkpoint followed by tier 3 then copies only what changed in between (rsync's quick check;
+   * a same-size rewrite within one mtime tick would be missed, as rsync would miss it).
+   */
+  readonly incremental?: boolean;
 }
 
 /** One copied file: `path` is where it was; the copy is at `files/<path without its '/'>`. */
@@ -73,6 +81,8 @@ export interface ManifestFile {
   readonly path: string;
   readonly size: number;
   readonly sha256: string;
+  /** The source's mtime when copied; recorded by incremental archives only. */
+  readonly mtimeMs?: number;
 }
 
 export interface ManifestSkip {
@@ -104,6 +114,10 @@ export interface ArchiveResult {
   readonly durationMs: number;
   /** Older archives and stale `.tmp-*` directories removed afterwards. */
   readonly pruned: readonly string[];
+  /** Incremental archives only: files hard-linked from `base` instead of copied. */
+  readonly linked?: number;
+  /** Incremental archives only: the archive unchanged files were linked from, or null. */
+  readonly base?: string | null;
 }
 
 export interface ArchiveError {
@@ -194,6 +208,7 @@ class Collector {
   readonly files: ManifestFile[] = [];
   readonly skipped: ManifestSkip[] = [];
   bytes = 0;
+  linked = 0;
   private readonly seen = new Set<string>();
   /** The one copy buffer: files are copied one after the other. */
   private buffer: Buffer | undefined;
@@ -204,6 +219,8 @@ class Collector {
     private readonly realRoot: string,
     private readonly options: ArchiveOptions,
     private readonly now: () => number,
+    /** Incremental: the previous archive and its files that recorded an mtime. */
+    private readonly base: BaseArchive | null,
   ) {}
 
   private claim(path: string): boolean {
@@ -285,14 +302,15 @@ class Collector {
             : 'unreadable',
       );
     }
-    let isFile = false;
+    let found: { isFile: boolean; size: number; mtimeMs: number };
     try {
-      isFile = (await handle.stat()).isFile();
+      const st = await handle.stat();
+      found = { isFile: st.isFile(), size: st.size, mtimeMs: st.mtimeMs };
     } catch {
       await handle.close().catch(() => undefined);
       return this.skip(path, 'unreadable');
     }
-    if (!isFile) {
+    if (!found.isFile) {
       await handle.close().catch(() => undefined);
       return this.skip(path, 'special');
     }
@@ -303,11 +321,40 @@ class Collector {
       await handle.close().catch(() => undefined);
       throw new ArchiveFailure({ kind: 'io', path: dirname(dest), detail: errnoSummary(error) });
     }
+    const stamp = this.options.incremental === true ? { mtimeMs: found.mtimeMs } : {};
+    const before = this.base?.files.get(path);
+    if (
+      this.base !== null &&
+      before !== undefined &&
+      before.size === found.size &&
+      before.mtimeMs === found.mtimeMs &&
+      (await this.linkFrom(this.base.dir, path, before.size, dest))
+    ) {
+      await handle.close().catch(() => undefined);
+      this.claim(path);
+      this.files.push({ path, size: before.size, sha256: before.sha256, ...stamp });
+      this.bytes += before.size;
+      this.linked += 1;
+      return;
+    }
     const copied = await this.stream(handle, dest);
     if (copied === 'deadline' || copied === 'unreadable') return this.skip(path, copied);
     this.claim(path);
-    this.files.push({ path, ...copied });
+    this.files.push({ path, ...copied, ...stamp });
     this.bytes += copied.size;
+  }
+
+  /** Hard-links the previous archive's copy of `path` to `dest`; false (copy instead) on any doubt. */
+  private async linkFrom(baseDir: string, path: string, size: number, dest: string) {
+    const previous = join(baseDir, 'files', path.slice(1));
+    try {
+      const st = await lstat(previous);
+      if (!st.isFile() || st.size !== size) return false;
+      await link(previous, dest);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -367,6 +414,28 @@ class Collector {
     }
     return stopped ?? 'unreadable';
   }
+}
+
+/** The newest archive whose manifest records mtimes: incremental archives link from it. */
+interface BaseArchive {
+  readonly dir: string;
+  readonly files: ReadonlyMap<string, ManifestFile & { readonly mtimeMs: number }>;
+}
+
+async function findBase(root: string): Promise<BaseArchive | null> {
+  const archives = await listArchives(root);
+  if (archives.isErr()) return null;
+  for (const archive of archives.value) {
+    const manifest = await readManifest(archive.dir);
+    if (manifest.isErr()) continue;
+    const files = new Map<string, ManifestFile & { readonly mtimeMs: number }>();
+    for (const file of manifest.value.files) {
+      if (typeof file.mtimeMs === 'number')
+        files.set(file.path, { ...file, mtimeMs: file.mtimeMs });
+    }
+    if (files.size > 0) return { dir: archive.dir, files };
+  }
+  return null;
 }
 
 /** The archive root must be a real directory; a missing one is created 0700. */
@@ -452,7 +521,8 @@ function isManifestFile(value: unknown): value is ManifestFile {
     Number.isSafeInteger(value.size) &&
     (value.size as number) >= 0 &&
     typeof value.sha256 === 'string' &&
-    /^[0-9a-f]{64}$/.test(value.sha256)
+    /^[0-9a-f]{64}$/.test(value.sha256) &&
+    (value.mtimeMs === undefined || typeof value.mtimeMs === 'number')
   );
 }
 
@@ -573,7 +643,8 @@ export async function archiveSession(
   try {
     const realRoot = await io(root, realpath(root));
     tmp = await io(root, mkdtemp(join(root, `${TMP_PREFIX}${name}-`)));
-    const collector = new Collector(join(tmp, 'files'), realRoot, options, now);
+    const base = options.incremental === true ? await findBase(root) : null;
+    const collector = new Collector(join(tmp, 'files'), realRoot, options, now, base);
     for (const source of options.sources) await collector.addSource(source);
     const skipped = collector.skipped.sort(byPath);
     const complete = !skipped.some((s) => s.why === 'deadline' || s.why === 'unreadable');
@@ -602,6 +673,9 @@ export async function archiveSession(
       complete,
       durationMs: now() - startedMs,
       pruned,
+      ...(options.incremental === true
+        ? { linked: collector.linked, base: base?.dir ?? null }
+        : {}),
     });
   } catch (error) {
     if (tmp !== undefined) await rm(tmp, { recursive: true, force: true }).catch(() => undefined);

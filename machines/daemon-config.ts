@@ -4,8 +4,18 @@
 import type { ConfigIssue } from './config.ts';
 import { DEFAULT_RESTART_BUDGET, type RestartBudget } from './restart-budget.ts';
 
-export type TransportKind = 'none' | 'stdin' | 'command';
-export type ProfileName = 'generic';
+export type TransportKind = 'none' | 'stdin' | 'command' | 'tmux';
+export type ProfileName = 'generic' | 'claude-code' | 'codex' | 'gemini' | 'aider';
+export type BusyPolicy = 'interrupt' | 'skip';
+
+export const PROFILE_NAMES: readonly ProfileName[] = [
+  'generic',
+  'claude-code',
+  'codex',
+  'gemini',
+  'aider',
+];
+export const TRANSPORT_KINDS: readonly TransportKind[] = ['none', 'stdin', 'command', 'tmux'];
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type ActionWithCommand = 'compact' | 'clear';
 
@@ -25,6 +35,16 @@ export interface AgentConfig {
   readonly terminateGraceMs: number;
   /** Opt-in: SIGKILL this long after SIGTERM if the agent is still alive. */
   readonly killAfterMs: number | null;
+  /** The agent's tmux pane (`agent:0.0`, `%3`) when attaching over tmux; null otherwise. */
+  readonly tmuxTarget: string | null;
+  /** The tmux server: a socket path (holds a `/`, tmux -S) or a socket name (tmux -L). */
+  readonly tmuxSocket: string | null;
+  /** The key that submits a typed command; null: the profile's (Enter for every known CLI). */
+  readonly enterKey: string | null;
+  /** What the tmux transport does when the agent is still busy at the idle deadline. */
+  readonly busyPolicy: BusyPolicy;
+  /** How long the tmux transport waits for the agent to be idle before the busy policy applies. */
+  readonly idleDeadlineMs: number;
 }
 
 export interface ArchiveConfig {
@@ -61,6 +81,11 @@ export function defaultDaemonConfig(agentData: string): DaemonConfig {
       actionTimeoutMs: 60_000,
       terminateGraceMs: 10_000,
       killAfterMs: null,
+      tmuxTarget: null,
+      tmuxSocket: null,
+      enterKey: null,
+      busyPolicy: 'skip',
+      idleDeadlineMs: 30_000,
     },
     archive: { dir: `${agentData}/archive`, paths: [], retain: 10, deadlineMs: 20_000 },
     supervisor: DEFAULT_RESTART_BUDGET,
@@ -130,6 +155,21 @@ function readChoice<T extends string>(
   return fallback;
 }
 
+/** A tmux key name as `send-keys` takes it: `Enter`, `C-m`, `M-Enter`... (no `;`, no spaces). */
+const ENTER_KEY = /^(?:[CMS]-){0,3}(?:Enter|Tab|Space|[!-:<-~])$/;
+
+function readEnterKey(reader: Reader, value: unknown, fallback: string | null): string | null {
+  if (value === undefined) return fallback;
+  if (value === null) return null;
+  if (typeof value === 'string' && ENTER_KEY.test(value)) return value;
+  complain(
+    reader,
+    'agent.enterKey',
+    `must be a tmux key name such as Enter or C-m (got ${show(value)})`,
+  );
+  return fallback;
+}
+
 function readArgv(reader: Reader, key: string, value: unknown): readonly string[] | null {
   if (value === undefined || value === null) return null;
   if (
@@ -182,6 +222,11 @@ const AGENT_KEYS = [
   'actionTimeoutMs',
   'terminateGraceMs',
   'killAfterMs',
+  'tmuxTarget',
+  'tmuxSocket',
+  'enterKey',
+  'busyPolicy',
+  'idleDeadlineMs',
 ];
 
 /** Merges the daemon keys of `raw` over `base`; unknown keys inside sections are errors. */
@@ -224,6 +269,9 @@ export function resolveDaemon(
         ? fallback
         : readInt(reader, key, value, 0, 0, MAX_MS);
 
+  const nullableString = (key: string, value: unknown, fallback: string | null): string | null =>
+    value === null ? null : value === undefined ? fallback : readString(reader, key, value, '');
+
   let paths = base.archive.paths;
   if (archiveRaw.paths !== undefined) {
     const value = archiveRaw.paths;
@@ -248,7 +296,7 @@ export function resolveDaemon(
         reader,
         'agent.profile',
         agentRaw.profile,
-        ['generic'],
+        PROFILE_NAMES,
         a.profile,
       ),
       transport:
@@ -258,7 +306,7 @@ export function resolveDaemon(
               reader,
               'agent.transport',
               agentRaw.transport,
-              ['none', 'stdin', 'command'],
+              TRANSPORT_KINDS,
               'none',
             ),
       commands: {
@@ -300,6 +348,24 @@ export function resolveDaemon(
         MAX_MS,
       ),
       killAfterMs: nullableInt('agent.killAfterMs', agentRaw.killAfterMs, a.killAfterMs),
+      tmuxTarget: nullableString('agent.tmuxTarget', agentRaw.tmuxTarget, a.tmuxTarget),
+      tmuxSocket: nullableString('agent.tmuxSocket', agentRaw.tmuxSocket, a.tmuxSocket),
+      enterKey: readEnterKey(reader, agentRaw.enterKey, a.enterKey),
+      busyPolicy: readChoice<BusyPolicy>(
+        reader,
+        'agent.busyPolicy',
+        agentRaw.busyPolicy,
+        ['interrupt', 'skip'],
+        a.busyPolicy,
+      ),
+      idleDeadlineMs: readInt(
+        reader,
+        'agent.idleDeadlineMs',
+        agentRaw.idleDeadlineMs,
+        a.idleDeadlineMs,
+        0,
+        MAX_MS,
+      ),
     },
     archive: {
       dir: readString(reader, 'archive.dir', archiveRaw.dir, base.archive.dir),
@@ -337,12 +403,22 @@ export function resolveDaemon(
 }
 
 /**
- * The transport in effect: as configured, else stdin when memgov launched the agent, else the
- * command transport when argv are configured, else none (observe and log only).
+ * Whether `memgov run -- CMD` starts the agent in a tmux session memgov owns: the terminal CLIs
+ * (claude-code, codex, gemini, aider) read keys from a terminal, not lines from a pipe.
+ */
+export function launchesInTmux(agent: AgentConfig): boolean {
+  return agent.transport === 'tmux' || (agent.transport === null && agent.profile !== 'generic');
+}
+
+/**
+ * The transport in effect: as configured, else tmux when a pane is configured or memgov launched
+ * the agent in tmux, else stdin when memgov launched the agent, else the command transport when
+ * argv are configured, else none (observe and log only).
  */
 export function resolveTransport(agent: AgentConfig, launched: boolean): TransportKind {
   if (agent.transport !== null) return agent.transport;
-  if (launched) return 'stdin';
+  if (agent.tmuxTarget !== null) return 'tmux';
+  if (launched) return launchesInTmux(agent) ? 'tmux' : 'stdin';
   if (agent.commandArgv.compact !== null || agent.commandArgv.clear !== null) return 'command';
   return 'none';
 }

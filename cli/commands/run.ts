@@ -19,14 +19,17 @@ With nothing configured it observes and logs what it would do.
   --cgroup DIR           the cgroup directory (default: this process's own memory cgroup)
   --state-file FILE      persisted state (default: $AGENT_DATA/config/mem_governor_state)
   --dry-run              decide and log, execute nothing
-  --profile NAME         agent profile: generic
-  --transport KIND       none, stdin or command (default: stdin when launching the agent)
+  --profile NAME         agent profile: generic, claude-code, codex, gemini or aider
+  --transport KIND       none, stdin, command or tmux (default: tmux with a pane or a
+                         terminal-CLI profile, else stdin when launching the agent)
   --agent-pid N          the agent's PID, to signal at tier 3
   --agent-pidfile FILE   a file holding the agent's PID (re-read on each use)
   --log-format FORMAT    json (default when stdout is not a terminal) or pretty
   --log-level LEVEL      debug, info, warn or error (also MEMGOV_LOG_LEVEL)
-  -- AGENT COMMAND...    launch the agent in its own process group, type into its stdin,
-                         and relaunch it after tier 3
+  -- AGENT COMMAND...    launch the agent and relaunch it after tier 3: the generic profile
+                         in its own process group, typing into its stdin; claude-code, codex,
+                         gemini and aider (or --transport tmux) in a tmux session memgov owns
+                         (memgov-agent-<pid>), resumed on the same session after tier 3
 
 Usage: memgov start --detach [run options] [-- AGENT COMMAND...]
   Starts 'memgov run' in the background and returns at once; its log goes to --log-file
