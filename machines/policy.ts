@@ -149,8 +149,9 @@ function nextThresholdAbove(ratio: number, config: PolicyConfig): number {
  * The polling speed and delay after a sample without action. Relaxed and fast intervals are
  * shortened by headroom: the time the assumed worst growth rate needs to reach the next
  * threshold (earlyoom's sleep_time_ms idea), so a burst starting between two polls is still
- * caught within about one interval. Urgent when the measured growth projects the limit within
- * `urgentHorizonIntervals` of the interval we would otherwise use.
+ * caught within about one interval; and never later than the measured growth needs to reach that
+ * threshold (no sooner than urgentPollMs). Urgent when the measured growth projects the limit
+ * within `urgentHorizonIntervals` of the interval we would otherwise use.
  */
 export function choosePolling(
   facts: LadderFacts,
@@ -177,6 +178,12 @@ export function choosePolling(
     const toLimitMs = (Math.max(0, limitBytes - usedBytes) / growthBytesPerSec) * 1000;
     if (toLimitMs < config.urgentHorizonIntervals * baseMs) {
       return { speed: 'urgent', nextPollMs: config.urgentPollMs };
+    }
+    // The measured growth reaches the next threshold before the interval ends: look then, not
+    // a whole interval later (a sample at 69.9% would otherwise wait minPollMs past the crossing).
+    const toThresholdMs = Math.ceil((headroomBytes / growthBytesPerSec) * 1000);
+    if (toThresholdMs < baseMs) {
+      return { speed: base, nextPollMs: Math.max(config.urgentPollMs, toThresholdMs) };
     }
   }
   return { speed: base, nextPollMs: baseMs };

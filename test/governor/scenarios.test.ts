@@ -206,8 +206,27 @@ describe('polling speeds', () => {
       { t: T0 + 1_000, current: 0.15 * limit + 250 * MiB, inactiveFile: 0, limit },
     ]);
     expect(steps[1]?.decision.speed).toBe('urgent');
-    expect(steps[1]?.decision.nextPollMs).toBe(1_000);
+    expect(steps[1]?.decision.nextPollMs).toBe(250);
     expect(steps[1]?.state).toContain('polling.urgent');
+  });
+
+  it('looks again when the measured growth reaches the next threshold, not a whole interval later', () => {
+    // 1 GiB limit, +50 MiB/s, now 10 MiB below compactAt: the crossing is 200 ms away, so the
+    // next sample comes after urgentPollMs (250 ms), not after minPollMs (1000 ms).
+    const limit = 1024 * MiB;
+    const below = 0.7 * limit - 10 * MiB;
+    const steps = drive([
+      { t: T0, current: below - 50 * MiB, inactiveFile: 0, limit },
+      { t: T0 + 1_000, current: below, inactiveFile: 0, limit },
+    ]);
+    expect(steps[1]?.decision.speed).toBe('relaxed');
+    expect(steps[1]?.decision.nextPollMs).toBe(250);
+    // 60 MiB below at the same rate: 1.2 s away, so the ordinary interval stands.
+    const far = drive([
+      { t: T0, current: 0.7 * limit - 110 * MiB, inactiveFile: 0, limit },
+      { t: T0 + 1_000, current: 0.7 * limit - 60 * MiB, inactiveFile: 0, limit },
+    ]);
+    expect(far[1]?.decision.nextPollMs).toBe(1_000);
   });
 
   it('stays relaxed for slow growth that projects the limit far away', () => {
