@@ -15,6 +15,11 @@ export async function buildBundle() {
     format: 'esm',
     target: 'node20.19',
     legalComments: 'none',
+    // Minified: V8 parses and compiles less at start-up (measured: start-up RssAnon peak 12.9 ->
+    // 11.8 MiB, steady RSS 48.0 -> 46.8 MiB). The source map beside it serves stack traces
+    // (node --enable-source-maps); the bundle runs without it.
+    minify: true,
+    sourcemap: 'external',
     define: { MEMGOV_VERSION: JSON.stringify(version) },
     // Some dependencies ship CommonJS that requires Node built-ins; give the ESM bundle a require.
     banner: {
