@@ -239,10 +239,12 @@ describe.skipIf(skipReason !== '')(title, () => {
     expect(relaunched.pid).not.toBe(first.pid);
     expect(s.cgroup.oomKills()).toBe(0);
 
-    // One final-named archive (never a leftover .tmp-*), with the session file and its hash.
-    const archives = readdirSync(s.archiveDir);
-    expect(archives).toHaveLength(1);
-    const name = archives[0] as string;
+    // Final-named archives only (never a leftover .tmp-*): the checkpoint taken after the tier-1
+    // compact, then the tier-3 archive, which holds the session file and its hash.
+    const archives = readdirSync(s.archiveDir).sort();
+    expect(archives).toHaveLength(2);
+    expect(archives[0]).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z-checkpoint$/);
+    const name = archives[1] as string;
     expect(name).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z-tier3$/);
     const archive = join(s.archiveDir, name);
     const manifest = JSON.parse(readFileSync(join(archive, 'manifest.json'), 'utf8')) as {
@@ -254,11 +256,11 @@ describe.skipIf(skipReason !== '')(title, () => {
     const copy = readFileSync(join(archive, 'files', sessionFile.slice(1)));
     expect(manifest).toMatchObject({ complete: true, seq: 3 });
     expect(manifest.files).toEqual([
-      {
+      expect.objectContaining({
         path: sessionFile,
         size: copy.length,
         sha256: createHash('sha256').update(copy).digest('hex'),
-      },
+      }),
     ]);
     // The copy is the agent's session from before the SIGTERM (it saved again on the way out).
     expect(JSON.parse(copy.toString('utf8'))).toMatchObject({ pid: first.pid, why: 'start' });
