@@ -687,6 +687,26 @@ export async function archiveSession(
   }
 }
 
+/** Streams an open file through sha256 in the caller's buffer (never the whole file at once). */
+export async function hashOpenFile(
+  handle: FileHandle,
+  buffer: Buffer,
+): Promise<Result<{ size: number; sha256: string }, unknown>> {
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+  } catch (error) {
+    return err(error);
+  }
+  return ok({ size, sha256: hash.digest('hex') });
+}
+
 /** Hashes one archived file and compares it with its manifest entry. */
 async function verifyFile(
   dir: string,
@@ -710,27 +730,19 @@ async function verifyFile(
           : { kind: 'io', path, detail: errnoSummary(error) },
     );
   }
-  const hash = createHash('sha256');
-  let size = 0;
-  try {
-    if (!(await handle.stat()).isFile()) {
-      return err({ kind: 'mismatch', path, detail: 'not a regular file' });
-    }
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, CHUNK_BYTES, null);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-      size += bytesRead;
-    }
-  } catch (error) {
-    return err({ kind: 'io', path, detail: errnoSummary(error) });
-  } finally {
-    await handle.close().catch(() => undefined);
-  }
+  const regular = await handle.stat().then(
+    (stats) => stats.isFile(),
+    (error: unknown) => error,
+  );
+  const hashed = regular === true ? await hashOpenFile(handle, buffer) : null;
+  await handle.close().catch(() => undefined);
+  if (regular === false) return err({ kind: 'mismatch', path, detail: 'not a regular file' });
+  if (hashed === null) return err({ kind: 'io', path, detail: errnoSummary(regular) });
+  if (hashed.isErr()) return err({ kind: 'io', path, detail: errnoSummary(hashed.error) });
+  const { size, sha256 } = hashed.value;
   if (size !== file.size) {
     return err({ kind: 'mismatch', path, detail: `${size} bytes, manifest says ${file.size}` });
   }
-  const sha256 = hash.digest('hex');
   return sha256 === file.sha256
     ? ok(undefined)
     : err({ kind: 'mismatch', path, detail: `sha256 ${sha256}, manifest says ${file.sha256}` });

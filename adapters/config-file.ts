@@ -33,6 +33,8 @@ export interface ConfigSources {
   readonly flags?: Readonly<Record<string, string>>;
   /** Daemon settings given as flags (`--state-file` → stateFile, `--dry-run` → dryRun, ...). */
   readonly daemonFlags?: Readonly<Record<string, unknown>>;
+  /** The command-line flag that set each daemonFlags key (`agent.busyPolicy`: `--busy-policy`). */
+  readonly daemonFlagNames?: Readonly<Record<string, string>>;
 }
 
 /** Daemon settings that the environment may set, besides the MEMGOV_<POLICY_KEY> ones. */
@@ -147,6 +149,9 @@ export function loadConfig(sources: ConfigSources): Result<MemgovConfig, string[
       : `environment ${envNames[key.split('.')[0] ?? ''] ?? ''}`,
   );
   layer(sources.flags ?? {}, (key) => `flag --${key}`);
-  layer({ ...(sources.daemonFlags ?? {}) }, (key) => `flag for ${key}`);
+  layer({ ...(sources.daemonFlags ?? {}) }, (key) => {
+    const flag = sources.daemonFlagNames?.[key];
+    return flag === undefined ? `flag for ${key}` : `flag ${flag}`;
+  });
   return problems.length > 0 ? err(problems) : ok({ policy, daemon });
 }

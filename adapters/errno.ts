@@ -1,5 +1,7 @@
 // Node's fs and process errors, reduced to what memgov reports: the errno code to branch on,
-// and a one-line summary for messages that name the path themselves.
+// a one-line summary for messages that name the path themselves, and the clean-up calls whose
+// failure must never escape a failure path.
+import { closeSync, unlinkSync } from 'node:fs';
 
 export function errnoCode(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
@@ -10,4 +12,22 @@ export function errnoCode(error: unknown): string | undefined {
 export function errnoSummary(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return (message.split(', ')[0] ?? message).replace(/\s+/g, ' ');
+}
+
+/** Closes a descriptor on a failure path: the kernel releases it even when close reports an error. */
+export function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Nothing to do: the descriptor is gone either way.
+  }
+}
+
+/** Removes a file on a clean-up path; already gone (or never created) is fine. */
+export function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Best effort by design.
+  }
 }

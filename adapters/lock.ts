@@ -28,7 +28,7 @@ import {
 } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
-import { errnoCode, errnoSummary } from './errno.ts';
+import { closeQuietly, errnoCode, errnoSummary, unlinkQuietly } from './errno.ts';
 import { readProcStat } from './proc.ts';
 
 export type LockError =
@@ -197,22 +197,6 @@ function inspect(path: string): Result<Seen | undefined, LockError> {
     return err(ioError(path, 'cannot read', error));
   } finally {
     closeQuietly(fd);
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // The kernel releases the descriptor even when close reports an error.
-  }
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // Already gone, or never there.
   }
 }
 

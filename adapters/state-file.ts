@@ -22,7 +22,7 @@ import {
 } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
-import { errnoCode, errnoSummary } from './errno.ts';
+import { closeQuietly, errnoCode, errnoSummary, unlinkQuietly } from './errno.ts';
 
 /** The envelope format this memgov writes and the only one it reads. */
 export const STATE_VERSION = 1;
@@ -52,23 +52,6 @@ function ioError(path: string, what: string, error: unknown): StateFileError {
 
 function symlinkError(path: string): StateFileError {
   return { kind: 'symlink', path, detail: 'is a symbolic link; refusing to follow or replace it' };
-}
-
-/** For failure paths and read-only descriptors: a close error must not escape as a throw. */
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // The kernel releases the descriptor even when close reports an error.
-  }
-}
-
-function removeQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // Best effort: the temp file may never have been created.
-  }
 }
 
 /** Filesystems that cannot fsync a directory say so with these; anything else is a real failure. */
@@ -176,14 +159,14 @@ export function writeStateFile(
     fsyncSync(fd);
   } catch (error) {
     closeQuietly(fd);
-    removeQuietly(tempPath);
+    unlinkQuietly(tempPath);
     return err(ioError(path, `cannot write ${tempPath}`, error));
   }
   try {
     closeSync(fd);
     renameSync(tempPath, path);
   } catch (error) {
-    removeQuietly(tempPath);
+    unlinkQuietly(tempPath);
     return err(ioError(path, 'cannot move the new state file into place', error));
   }
   return syncDirectory(dirname(path)).mapErr((error) =>

@@ -9,7 +9,12 @@ import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readFile, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, relative, resolve } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
-import { formatArchiveError, verifyArchive, type ManifestFile } from '../../adapters/archive.ts';
+import {
+  formatArchiveError,
+  hashOpenFile,
+  verifyArchive,
+  type ManifestFile,
+} from '../../adapters/archive.ts';
 import { resumeFromManifest, type AgentProfile } from '../../adapters/agent-sessions.ts';
 import type { ResumeCommand } from '../../adapters/claude-session.ts';
 import { errnoCode, errnoSummary } from '../../adapters/errno.ts';
@@ -168,21 +173,9 @@ async function hashFile(
   } catch (error) {
     return err(failure(path, error));
   }
-  const hash = createHash('sha256');
-  let size = 0;
-  try {
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, CHUNK_BYTES, null);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-      size += bytesRead;
-    }
-  } catch (error) {
-    return err(failure(path, error));
-  } finally {
-    await handle.close().catch(() => undefined);
-  }
-  return ok({ size, sha256: hash.digest('hex') });
+  const hashed = await hashOpenFile(handle, buffer);
+  await handle.close().catch(() => undefined);
+  return hashed.mapErr((error) => failure(path, error));
 }
 
 /**
