@@ -143,12 +143,16 @@ const PANE_STATE_FORMAT = '#{pane_id}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_st
 export function createTmux(options: TmuxServerOptions = {}): Tmux {
   const binary = options.binary ?? 'tmux';
   const timeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-  const serverArgs =
-    options.socketPath !== undefined
+  // -u: without a UTF-8 locale (LANG unset, as in many pods) tmux prints a tab in a format as `_`
+  // and non-ASCII pane text as `_` too, which would break every parse of its output.
+  const serverArgs = [
+    '-u',
+    ...(options.socketPath !== undefined
       ? ['-S', options.socketPath]
       : options.socketName !== undefined
         ? ['-L', options.socketName]
-        : [];
+        : []),
+  ];
 
   const run = (args: readonly string[]): ResultAsync<string, TmuxError> =>
     new ResultAsync(

@@ -24,6 +24,11 @@ With nothing configured it observes and logs what it would do.
                          terminal-CLI profile, else stdin when launching the agent)
   --agent-pid N          the agent's PID, to signal at tier 3
   --agent-pidfile FILE   a file holding the agent's PID (re-read on each use)
+  --tmux-target PANE     the agent's tmux pane to attach to (agent:0.0, %3)
+  --tmux-socket NAME     the tmux server: a socket name (tmux -L), or a path (tmux -S)
+  --busy-policy POLICY   skip or interrupt: what tmux does when the agent is still busy
+                         at the idle deadline (default: skip)
+  --enter-key KEY        the tmux key that submits a typed command: Enter or C-m
   --log-format FORMAT    json (default when stdout is not a terminal) or pretty
   --log-level LEVEL      debug, info, warn or error (also MEMGOV_LOG_LEVEL)
   -- AGENT COMMAND...    launch the agent and relaunch it after tier 3: the generic profile
@@ -45,30 +50,49 @@ const RUN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   transport: { kind: 'string' },
   'agent-pid': { kind: 'string' },
   'agent-pidfile': { kind: 'string' },
+  'tmux-target': { kind: 'string' },
+  'tmux-socket': { kind: 'string' },
+  'busy-policy': { kind: 'string' },
+  'enter-key': { kind: 'string' },
   'log-format': { kind: 'string' },
   'log-level': { kind: 'string' },
   help: { kind: 'boolean' },
+};
+
+/** The flags that set daemon settings, and the config key each sets. */
+const DAEMON_FLAGS: Readonly<Record<string, string>> = {
+  cgroup: 'cgroup',
+  'state-file': 'stateFile',
+  'log-level': 'logLevel',
+  profile: 'agent.profile',
+  transport: 'agent.transport',
+  'agent-pid': 'agent.pid',
+  'agent-pidfile': 'agent.pidfile',
+  'tmux-target': 'agent.tmuxTarget',
+  'tmux-socket': 'agent.tmuxSocket',
+  'busy-policy': 'agent.busyPolicy',
+  'enter-key': 'agent.enterKey',
 };
 
 /** Flags that set daemon settings, as a raw config layer (validated by loadConfig). */
 function daemonFlags(args: ParsedArgs): Record<string, unknown> {
   const raw: Record<string, unknown> = {};
   const agent: Record<string, unknown> = {};
-  const set = (flag: string, apply: (value: string) => void): void => {
+  for (const [flag, key] of Object.entries(DAEMON_FLAGS)) {
     const value = stringFlag(args, flag);
-    if (value !== undefined) apply(value);
-  };
-  set('cgroup', (v) => (raw.cgroup = v));
-  set('state-file', (v) => (raw.stateFile = v));
-  set('log-level', (v) => (raw.logLevel = v));
-  set('profile', (v) => (agent.profile = v));
-  set('transport', (v) => (agent.transport = v));
-  set('agent-pid', (v) => (agent.pid = v));
-  set('agent-pidfile', (v) => (agent.pidfile = v));
+    if (value === undefined) continue;
+    if (key.startsWith('agent.')) agent[key.slice('agent.'.length)] = value;
+    else raw[key] = value;
+  }
   if (args.flags['dry-run'] === true) raw.dryRun = true;
   if (Object.keys(agent).length > 0) raw.agent = agent;
   return raw;
 }
+
+/** Names the flag behind each config key, so a bad value is reported against it. */
+const DAEMON_FLAG_NAMES: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(DAEMON_FLAGS).map(([flag, key]) => [key, `--${flag}`]),
+);
 
 function resolveRunConfig(command: string, args: ParsedArgs, io: CliIo): MemgovConfig | number {
   const format = stringFlag(args, 'log-format');
@@ -80,6 +104,7 @@ function resolveRunConfig(command: string, args: ParsedArgs, io: CliIo): MemgovC
     file: stringFlag(args, 'config'),
     env: io.env,
     daemonFlags: daemonFlags(args),
+    daemonFlagNames: { ...DAEMON_FLAG_NAMES, dryRun: '--dry-run' },
   });
   if (config.isErr()) {
     io.err(config.error.map((problem) => `memgov ${command}: ${problem}\n`).join(''));

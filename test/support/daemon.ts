@@ -177,18 +177,20 @@ export interface DaemonProcess {
 }
 
 /**
- * Starts `node dist/memgov.mjs <args>`, optionally with `-- <agent...>`. Registers its stop (and
- * the SIGKILL of every agent process group it launched) with `cleanup`.
+ * Starts `node dist/memgov.mjs <args>`, optionally with `-- <agent...>`, with PATH and `env` as
+ * its environment. Registers its stop (and the SIGKILL of every agent process group it launched)
+ * with `cleanup`.
  */
 export function startMemgov(
   cleanup: Cleanup,
   args: readonly string[],
   agent: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
 ): DaemonProcess {
   const argv = [BUNDLE, ...args, ...(agent.length > 0 ? ['--', ...agent] : [])];
   const child: ChildProcess = spawn(process.execPath, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '' },
+    env: { PATH: process.env.PATH ?? '', ...env },
   });
   const pid = child.pid;
   if (pid === undefined) throw new Error('memgov did not start');

@@ -491,12 +491,13 @@ describe('tmux failures are values', () => {
   it('a missing tmux, and a tmux call that hangs, are errors with a kind', async () => {
     const missing = createTmux({ binary: '/nonexistent/tmux' });
     expect((await missing.capturePane('%0'))._unsafeUnwrapErr().kind).toBe('no-tmux');
-    // Node standing in for a tmux client that never answers.
-    const hanging = createTmux({ binary: process.execPath, callTimeoutMs: 200 });
-    const slow = await hanging.run(['-e', 'setTimeout(() => {}, 10000)']);
+    // sh standing in for a tmux client that never answers (`sh -u -c ...`: -u is tmux's UTF-8
+    // flag, and sh's nounset).
+    const hanging = createTmux({ binary: 'sh', callTimeoutMs: 200 });
+    const slow = await hanging.run(['-c', 'exec sleep 10']);
     expect(slow._unsafeUnwrapErr()).toEqual({
       kind: 'timeout',
-      detail: 'tmux -e did not answer within 200 ms',
+      detail: 'tmux -c did not answer within 200 ms',
     });
   });
 });
