@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 import neverthrow from '@bufferings/eslint-plugin-neverthrow';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test/fixtures/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test/fixtures/**', '.bench-tmp/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
