@@ -8,6 +8,7 @@ import type { Env } from '../adapters/claude-session.ts';
 import {
   formatProcError,
   identify,
+  readRssBytes,
   signalVerified,
   waitForExit,
   type ProcessIdentity,
@@ -217,6 +218,7 @@ async function archiveAll(
       usedBytes: request.usedBytes,
       limitBytes: request.limitBytes,
       agentPid: identity?.pid ?? null,
+      agentRssBytes: identity === null ? null : readRssBytes(identity.pid),
     },
   });
   if (archived.isErr()) {

@@ -4,6 +4,7 @@
 // session, and the argv that resumes it. All I/O goes through the adapters; nothing here types
 // into a pane or signals a process. Facts behind each profile: research/agent-control.md.
 import { readlink } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { ok, type Result } from 'neverthrow';
 import {
   agentManifestExtra,
@@ -196,10 +197,15 @@ async function claudeProbe(
   };
 }
 
-/** Drops `--resume X`, `--resume=X`, `-r X`, `--continue` and `-c`, so exactly one resume is given. */
+/**
+ * Drops Claude Code's own `--resume X`, `--resume=X`, `-r X`, `--continue` and `-c`, so exactly one
+ * resume is given. Only when the program is `claude` itself: a wrapper (`sh -c '...'`, a script)
+ * keeps its arguments untouched, and the appended `--resume <sid>` reaches claude through it.
+ */
 function withoutResume(argv: readonly string[]): string[] {
-  const kept: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
+  if (argv[0] === undefined || basename(argv[0]) !== 'claude') return [...argv];
+  const kept: string[] = [argv[0]];
+  for (let i = 1; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--') {
       kept.push(...argv.slice(i));

@@ -253,3 +253,18 @@ export async function waitForExit(
 export function formatProcError(e: SignalError): string {
   return `pid ${e.pid} ${e.kind}: ${e.detail}`;
 }
+
+/** Resident memory from a /proc/PID/status text (`VmRSS:  123456 kB`), in bytes; null if absent. */
+export function parseVmRssBytes(statusText: string): number | null {
+  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(statusText);
+  return match?.[1] === undefined ? null : Number(match[1]) * 1024;
+}
+
+/** The process's resident memory now, in bytes; null when it is gone or the file is unreadable. */
+export function readRssBytes(pid: number, procRoot: string = DEFAULT_PROC_ROOT): number | null {
+  try {
+    return parseVmRssBytes(readFileSync(`${procRoot}/${pid}/status`, 'utf8'));
+  } catch {
+    return null;
+  }
+}

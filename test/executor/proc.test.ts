@@ -13,6 +13,8 @@ import {
   formatProcError,
   identify,
   parseProcStat,
+  parseVmRssBytes,
+  readRssBytes,
   readProcStat,
   signalVerified,
   waitForExit,
@@ -441,5 +443,19 @@ describe('signalVerified on real processes this test spawns', () => {
     // `true` may be gone before identify reads it; then there is nothing to signal either way.
     const result = identity.andThen((id) => signalVerified(id, 'SIGTERM', { group: true }));
     expect(result._unsafeUnwrapErr().kind).toBe('gone');
+  });
+});
+
+describe('resident memory', () => {
+  it('reads VmRSS in bytes from a status text, and null when the line is missing', () => {
+    expect(parseVmRssBytes('Name:\tclaude\nVmRSS:\t  204800 kB\nThreads:\t12\n')).toBe(
+      204_800 * 1024,
+    );
+    expect(parseVmRssBytes('Name:\tzombie\nState:\tZ (zombie)\n')).toBeNull();
+  });
+
+  it('reads our own RSS, and null for a process that does not exist', () => {
+    expect(readRssBytes(process.pid)).toBeGreaterThan(10 * 1024 * 1024);
+    expect(readRssBytes(2 ** 22 + 1)).toBeNull();
   });
 });

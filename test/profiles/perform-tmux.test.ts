@@ -160,6 +160,11 @@ describe('perform over tmux with the claude-code profile', () => {
       usedBytes: 800_000_000,
       limitBytes: 1_000_000_000,
     });
+    // The agent's own resident memory when it was archived (the fake holds real buffers).
+    expect(manifest).toHaveProperty('agentRssBytes', expect.any(Number));
+    expect((manifest as unknown as { agentRssBytes: number }).agentRssBytes).toBeGreaterThan(
+      16 * 1024 * 1024,
+    );
     expect(manifest.files.map((f) => f.path)).toContain(fake.transcriptPath(sid));
     expect((await verifyArchive(dir)).isOk()).toBe(true);
   });

@@ -109,6 +109,20 @@ describe('profiles', () => {
       ['claude', '--model', 'x', '--resume', 'sid-1'],
     );
     expect(claude.resumeArgv(['claude'], null)).toBeNull();
+    // A wrapper keeps its own arguments (its -c is the shell's, not claude's --continue).
+    expect(claude.resumeArgv(['sh', '-c', 'exec claude "$@"', 'claude'], 'sid-2')).toEqual([
+      'sh',
+      '-c',
+      'exec claude "$@"',
+      'claude',
+      '--resume',
+      'sid-2',
+    ]);
+    expect(claude.resumeArgv(['/usr/local/bin/claude', '-c'], 'sid-3')).toEqual([
+      '/usr/local/bin/claude',
+      '--resume',
+      'sid-3',
+    ]);
     expect(profileFor(agent({ profile: 'aider' })).resumeArgv(['aider'], null)).toEqual([
       'aider',
       '--restore-chat-history',
