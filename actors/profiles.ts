@@ -88,8 +88,11 @@ export interface AgentProfile {
 
 /** Transcripts grow to hundreds of MiB: only this much of the end is read per check. */
 const TAIL_BYTES = 4 << 20;
-/** Claude Code, Codex: "esc to interrupt" while working; Gemini: "esc to cancel". */
-const BUSY_MARKER = /esc to (?:interrupt|cancel)/i;
+/**
+ * Claude Code, Codex: "esc to interrupt" while working; Gemini: "esc to cancel"; Aider's spinner:
+ * "Waiting for <model>" (it shows no esc hint).
+ */
+const BUSY_MARKER = /esc to (?:interrupt|cancel)|Waiting for \S/i;
 const ALWAYS: Predicate = () => true;
 
 function hasNoCommand(name: string) {

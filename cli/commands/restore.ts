@@ -68,6 +68,8 @@ interface RestoreManifest {
   readonly complete: boolean;
   readonly sources: readonly string[];
   readonly files: readonly ManifestFile[];
+  /** Archived but not restored: Claude Code's sessions/<pid>.json entries (see below). */
+  readonly leftOut: readonly string[];
   readonly notArchived: number;
   readonly extra: Readonly<Record<string, unknown>>;
 }
@@ -79,6 +81,8 @@ interface Summary {
   readonly createdAtMs: number | null;
   readonly complete: boolean | null;
   readonly files: readonly { path: string; action: Action }[];
+  /** Archived files deliberately not restored (a dead process's registry entry). */
+  readonly leftOut: readonly string[];
   readonly restored: number;
   readonly identical: number;
   readonly conflicts: readonly Conflict[];
@@ -143,6 +147,15 @@ async function readRestoreManifest(dir: string): Promise<Result<RestoreManifest,
     }
     files.push({ path: file.path, size: file.size, sha256: file.sha256 });
   }
+  // sessions/<pid>.json is Claude Code's registry of running processes: the archived one names a
+  // process that is gone, and the agent rewrote it on its way out (so it is always "newer" than
+  // the archive). It is kept in the archive for the record, never restored.
+  const configDir = typeof parsed.claudeConfigDir === 'string' ? parsed.claudeConfigDir : null;
+  const isRegistryEntry = (path: string): boolean =>
+    configDir !== null &&
+    /^\/sessions\/\d+\.json$/.test(path.slice(configDir.length)) &&
+    path.startsWith(configDir);
+  const leftOut = files.filter((file) => isRegistryEntry(file.path)).map((file) => file.path);
   const sources = Array.isArray(parsed.sources)
     ? (parsed.sources as unknown[]).filter(
         (s): s is string => typeof s === 'string' && isSafePath(s),
@@ -156,7 +169,8 @@ async function readRestoreManifest(dir: string): Promise<Result<RestoreManifest,
     createdAtMs: parsed.createdAtMs,
     complete: parsed.complete !== false,
     sources,
-    files,
+    files: files.filter((file) => !isRegistryEntry(file.path)),
+    leftOut,
     notArchived,
     extra: parsed,
   });
@@ -401,6 +415,7 @@ function summaryOf(
     createdAtMs: manifest?.createdAtMs ?? null,
     complete: manifest?.complete ?? null,
     files: planned.map((f) => ({ path: f.path, action: f.action })),
+    leftOut: manifest?.leftOut ?? [],
     restored: parts.restored ?? 0,
     identical: planned.filter((f) => f.action === 'identical').length,
     conflicts,
@@ -432,6 +447,9 @@ function human(summary: Summary, manifest: RestoreManifest): string {
           : 'overwrote';
   const lines = summary.files.map((f) =>
     f.action === 'identical' ? `identical  ${f.path} (left alone)` : `${verb(f.action)}  ${f.path}`,
+  );
+  lines.push(
+    ...summary.leftOut.map((path) => `left out  ${path} (the archived process's registry entry)`),
   );
   const writes = summary.files.length - summary.identical;
   lines.push(

@@ -140,14 +140,16 @@ describe('memgov restore: round trip', () => {
     ]) {
       expect(mode(a.at(dir))).toBe(0o700);
     }
-    // Identical files are left alone: their mode is still the original's.
+    // The archived process's registry entry is never restored: still the original's mode.
     expect(mode(a.at('sessions/48213.json'))).toBe(0o644);
 
     const lines = run.stdout.split('\n');
     expect(lines).toContain(`restored  ${a.at(TRANSCRIPT)}`);
     expect(lines).toContain(`overwrote  ${a.at(PLAN)}`);
-    expect(lines).toContain(`identical  ${a.at('sessions/48213.json')} (left alone)`);
-    expect(run.stdout).toContain(`restored 9 files from ${a.dir} (3 identical, left alone)\n`);
+    expect(lines).toContain(
+      `left out  ${a.at('sessions/48213.json')} (the archived process's registry entry)`,
+    );
+    expect(run.stdout).toContain(`restored 9 files from ${a.dir} (2 identical, left alone)\n`);
     expect(run.stdout.endsWith(RESUME)).toBe(true);
     expect(leftovers(config)).toEqual([]);
   });
@@ -165,7 +167,8 @@ describe('memgov restore: round trip', () => {
       createdAtMs: a.manifest.createdAtMs,
       complete: true,
       restored: 1,
-      identical: 11,
+      identical: 10,
+      leftOut: [a.at('sessions/48213.json')],
       conflicts: [],
       error: null,
       resume: {
@@ -181,7 +184,7 @@ describe('memgov restore: round trip', () => {
     const second = await restore([a.dir]);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('restored 0 files');
-    expect(second.stdout).toContain('(12 identical, left alone)');
+    expect(second.stdout).toContain('(11 identical, left alone)');
   });
 
   it('checks and reports with --dry-run, writing nothing', async () => {
@@ -190,7 +193,7 @@ describe('memgov restore: round trip', () => {
     const run = await restore([a.dir, '--dry-run']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`would create  ${a.at(TODO)}`);
-    expect(run.stdout).toContain('dry run: would restore 1 file (11 identical), nothing written');
+    expect(run.stdout).toContain('dry run: would restore 1 file (10 identical), nothing written');
     expect(run.stdout.endsWith(RESUME)).toBe(true);
     expect(existsSync(a.at(TODO))).toBe(false);
   });
