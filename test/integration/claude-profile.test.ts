@@ -6,11 +6,12 @@
 // tier 3, SIGTERMs the agent and starts it again with `--resume <sid>`.
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { killTmuxServer } from '../support/tmux.ts';
 import {
   cgroupParent,
   Cleanup,
@@ -75,15 +76,8 @@ describe.skipIf(why !== '')(title, () => {
     const dir = tempDir(cleanup, 'memgov-claude-it-');
     const cgroup = createTestCgroup(cleanup, 512 * MIB);
     const socket = `memgov-claude-it-${process.pid}-${randomBytes(4).toString('hex')}`;
-    cleanup.add(() => {
-      try {
-        execFileSync('tmux', ['-L', socket, 'kill-server'], { stdio: 'ignore' });
-      } catch {
-        // No server left: memgov's shutdown ended the last session.
-      }
-      // memgov's environment has no TMUX_TMPDIR: its server's socket is in /tmp/tmux-<uid>.
-      rmSync(join('/tmp', `tmux-${process.getuid?.() ?? 0}`, socket), { force: true });
-    });
+    // memgov's environment has no TMUX_TMPDIR: its server's socket is in /tmp/tmux-<uid>.
+    cleanup.add(() => killTmuxServer(socket, '/tmp'));
 
     const configDir = join(dir, 'claude');
     mkdirSync(join(configDir, 'plans'), { recursive: true });

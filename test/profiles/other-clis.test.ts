@@ -2,7 +2,6 @@
 // against test/fakes/fake-tui-cli.ts in real tmux panes on a tmux server of this file's own
 // (`-L memgov-other-clis-<pid>`), killed in afterAll whatever happened. What the fake received is
 // read back from its debug log; what it did, from the session artefacts it writes.
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -10,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { killFakeGroups, killTmuxServer } from '../support/tmux.ts';
 import { attachedAgent } from '../../actors/agent.ts';
 import { memoryLog } from '../../actors/log.ts';
 import { createPerform } from '../../actors/perform.ts';
@@ -32,22 +32,8 @@ const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).
 const pids: number[] = [];
 
 afterAll(() => {
-  for (const pid of pids) {
-    try {
-      // Only a fake of ours (a reused pid names someone else); it leads its group (tmux setsid).
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(FAKE))
-        process.kill(-pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-  try {
-    execFileSync('tmux', ['-L', SERVER, 'kill-server'], { stdio: 'ignore' });
-  } catch {
-    // Not running.
-  }
-  const socketDir = join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid?.() ?? 0}`);
-  rmSync(join(socketDir, SERVER), { force: true });
+  killFakeGroups(pids, FAKE);
+  killTmuxServer(SERVER);
   rmSync(work, { recursive: true, force: true });
 });
 

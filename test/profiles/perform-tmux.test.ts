@@ -2,7 +2,6 @@
 // test/fakes/fake-claude.ts in real tmux panes on a tmux server of this file's own
 // (`-L memgov-perform-<pid>`), killed in afterAll whatever happened. What the fake received is
 // read back from its debug log, transcript and sessions/<pid>.json.
-import { execFileSync } from 'node:child_process';
 import {
   mkdirSync,
   mkdtempSync,
@@ -18,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { killFakeGroups, killTmuxServer } from '../support/tmux.ts';
 import { attachedAgent, tmuxLaunchedAgent, type AgentHandle } from '../../actors/agent.ts';
 import { memoryLog } from '../../actors/log.ts';
 import { createPerform } from '../../actors/perform.ts';
@@ -48,21 +48,8 @@ const FAKE = fileURLToPath(new URL('../fakes/fake-claude.ts', import.meta.url));
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 afterAll(() => {
-  for (const pid of launchedPids) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(FAKE))
-        process.kill(-pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-  try {
-    execFileSync('tmux', ['-L', SERVER, 'kill-server'], { stdio: 'ignore' });
-  } catch {
-    // Not running.
-  }
-  const socketDir = join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid?.() ?? 0}`);
-  rmSync(join(socketDir, SERVER), { force: true });
+  killFakeGroups(launchedPids, FAKE);
+  killTmuxServer(SERVER);
   harness.cleanup();
   rmSync(work, { recursive: true, force: true });
 });

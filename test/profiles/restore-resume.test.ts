@@ -1,11 +1,12 @@
 // The restore round trip ends where a user needs it to: the session archived at tier 3 is
 // restored after its files were lost, and the exact resume command memgov prints starts the
 // (fake) Claude Code CLI on the same session, appending to the same transcript.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { killFakeGroups, killTmuxServer } from '../support/tmux.ts';
 import { archiveSession } from '../../adapters/archive.ts';
 import {
   readSessionFor,
@@ -21,23 +22,11 @@ const SERVER = `memgov-restore-resume-${process.pid}`;
 const tmux = createTmux({ socketName: SERVER, callTimeoutMs: 5_000 });
 const harness = createFakeClaudeHarness(tmux);
 const work = mkdtempSync(join(tmpdir(), 'memgov-restore-resume-'));
+const FAKE = fileURLToPath(new URL('../fakes/fake-claude.ts', import.meta.url));
 
 afterAll(() => {
-  for (const pid of harness.pids) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-  try {
-    execFileSync('tmux', ['-L', SERVER, 'kill-server'], { stdio: 'ignore' });
-  } catch {
-    // Not running.
-  }
-  rmSync(join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid?.() ?? 0}`, SERVER), {
-    force: true,
-  });
+  killFakeGroups(harness.pids, FAKE);
+  killTmuxServer(SERVER);
   harness.cleanup();
   rmSync(work, { recursive: true, force: true });
 });

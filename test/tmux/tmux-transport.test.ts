@@ -1,10 +1,10 @@
 // The tmux transport against test/fakes/fake-claude.ts in real tmux panes, on a tmux server of
 // this file's own (`-L memgov-test-<pid>`), killed in afterAll whatever happened. What the fake
 // received and when is read back from its debug log, transcript and sessions/<pid>.json.
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { killTmuxServer } from '../support/tmux.ts';
 import type { PerformResult } from '../../actors/executor.ts';
 import {
   clearFinished,
@@ -38,16 +38,8 @@ const harness = createFakeClaudeHarness(tmux);
 const doomedHarness = createFakeClaudeHarness(doomedTmux);
 
 afterAll(() => {
-  for (const name of [SERVER, DOOMED_SERVER]) {
-    try {
-      execFileSync('tmux', ['-L', name, 'kill-server'], { stdio: 'ignore' });
-    } catch {
-      // Not running (never started, or a test killed it).
-    }
-    // tmux leaves its socket file behind when the server exits.
-    const socketDir = join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid?.() ?? 0}`);
-    rmSync(join(socketDir, name), { force: true });
-  }
+  killTmuxServer(SERVER);
+  killTmuxServer(DOOMED_SERVER);
   harness.cleanup();
   doomedHarness.cleanup();
 });
