@@ -1,13 +1,14 @@
 // Bundles the CLI into one file, dist/memgov.mjs: node plus this file runs every command.
 // Used by `npm run build` and by the test setup, so tests always exercise the current bundle.
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 const root = new URL('.', import.meta.url).pathname;
 
 export async function buildBundle() {
   const { version } = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
-  await build({
+  const result = await build({
+    write: false,
     entryPoints: [`${root}cli/entry.ts`],
     outfile: `${root}dist/memgov.mjs`,
     bundle: true,
@@ -27,6 +28,14 @@ export async function buildBundle() {
     },
     logLevel: 'warning',
   });
+  // Several test runs may build at once: each file is written aside and renamed into place, so a
+  // running test never executes a half-written bundle.
+  mkdirSync(`${root}dist`, { recursive: true });
+  for (const file of result.outputFiles) {
+    const temp = `${file.path}.${process.pid}.tmp`;
+    writeFileSync(temp, file.contents);
+    renameSync(temp, file.path);
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await buildBundle();
