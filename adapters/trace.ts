@@ -1,4 +1,5 @@
-// Trace files for `memgov replay`: JSONL, one sample per line (SPEC section 7). Parsing is pure
+// Trace files for `memgov replay`: JSONL, one sample per line (SPEC section 7); a decision journal
+// (adapters/journal.ts) is a trace whose other records are skipped. Parsing is pure
 // (`parseTraceLine`); `readLines` streams a file in fixed chunks so a week-long trace never has
 // to fit in one string.
 import { closeSync, openSync, readSync } from 'node:fs';
@@ -39,17 +40,31 @@ function parseJson(text: string): unknown {
   }
 }
 
-/**
- * Parses one trace line: `{"t","current","inactiveFile","limit"}` in bytes and ms; `"usage"` may
- * stand for `current` (then inactiveFile is 0), and a missing inactiveFile is 0. This runs once
- * per line of traces with millions of lines, so the valid path allocates only the sample.
- */
-export function parseTraceLine(text: string, line: number): Result<Sample, TraceError> {
+function notAnObject(text: string, line: number): TraceError {
+  return { line, detail: `not a JSON object: ${clip(text)}` };
+}
+
+function parseObject(text: string): Record<string, unknown> | undefined {
   const record = parseJson(text);
-  if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-    return err({ line, detail: `not a JSON object: ${clip(text)}` });
-  }
-  const r = record as Record<string, unknown>;
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) return undefined;
+  return record as Record<string, unknown>;
+}
+
+/** Parses a line as a JSON object (any keys): the first step of reading a trace or journal line. */
+export function traceRecord(
+  text: string,
+  line: number,
+): Result<Record<string, unknown>, TraceError> {
+  const record = parseObject(text);
+  return record === undefined ? err(notAnObject(text, line)) : ok(record);
+}
+
+/**
+ * Reads the sample in a parsed line: `{"t","current","inactiveFile","limit"}` in bytes and ms;
+ * `"usage"` may stand for `current` (then inactiveFile is 0), and a missing inactiveFile is 0.
+ * Other keys are allowed (a journal's sample lines carry the decision too).
+ */
+export function sampleOf(r: Record<string, unknown>, line: number): Result<Sample, TraceError> {
   const hasCurrent = r.current !== undefined;
   const usageKey = hasCurrent ? 'current' : r.usage !== undefined ? 'usage' : undefined;
   if (usageKey === undefined) return err({ line, detail: 'needs "current" (or "usage") in bytes' });
@@ -66,6 +81,26 @@ export function parseTraceLine(text: string, line: number): Result<Sample, Trace
     (key) => !isByteCount(key === 'inactiveFile' ? inactiveFile : r[key]),
   ) as string;
   return err({ line, detail: fieldProblem(r, bad) });
+}
+
+/**
+ * Parses one trace line. This runs once per line of traces with millions of lines, so the valid
+ * path allocates only the sample.
+ */
+export function parseTraceLine(text: string, line: number): Result<Sample, TraceError> {
+  const r = parseObject(text);
+  return r === undefined ? err(notAnObject(text, line)) : sampleOf(r, line);
+}
+
+/**
+ * Like parseTraceLine, but null for a line to skip: a journal record other than a sample (its
+ * `"kind"` is present and is not `"sample"`), so a decision journal replays as a trace.
+ */
+export function parseTraceEntry(text: string, line: number): Result<Sample | null, TraceError> {
+  const r = parseObject(text);
+  if (r === undefined) return err(notAnObject(text, line));
+  if (r.kind !== undefined && r.kind !== 'sample') return ok(null);
+  return sampleOf(r, line);
 }
 
 const CHUNK_BYTES = 1 << 20;

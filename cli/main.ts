@@ -7,6 +7,7 @@ import { runCommand, startCommand } from './commands/run.ts';
 import { statusCommand } from './commands/status.ts';
 import { syntheticAgentCommand } from './commands/synthetic-agent.ts';
 import { sampleCommand } from './commands/sample.ts';
+import { timelineCommand } from './commands/timeline.ts';
 import { EXIT_OK, EXIT_USAGE, type CliIo } from './io.ts';
 
 declare const MEMGOV_VERSION: string | undefined;
@@ -22,7 +23,8 @@ Commands:
   status         what the state file records: tier, windows, last actions
   demo           the whole ladder on this machine in half a minute (synthetic agent)
   restore ARCHIVE  verify an archive and copy the session back; prints the resume command
-  replay TRACE   run the governor over a recorded memory curve (JSONL)
+  replay TRACE   run the governor over a recorded memory curve (JSONL); --html OUT draws it
+  timeline JOURNAL --html OUT  draw a decision journal as one self-contained HTML file
   sample         read this process's memory cgroup once and print what memgov sees
   diagram        print the governor statechart (Mermaid or JSON)
 
@@ -36,6 +38,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   start: startCommand,
   status: statusCommand,
   replay: replayCommand,
+  timeline: timelineCommand,
   sample: sampleCommand,
   diagram: diagramCommand,
   demo: demoCommand,

@@ -1,25 +1,31 @@
-// `memgov replay TRACE [--config F] [--json]`: the governor over a recorded memory curve
-// (SPEC section 7). Streams the trace and the output, so trace length is bounded by disk only.
+// `memgov replay TRACE [--config F] [--json] [--html OUT]`: the governor over a recorded memory
+// curve (SPEC section 7). Streams the trace and the output, so trace length is bounded by disk
+// only; the timeline downsamples as it goes, so --html is bounded too.
 import { loadConfig } from '../../adapters/config-file.ts';
 import {
   formatTraceError,
-  parseTraceLine,
+  parseTraceEntry,
   readLines,
   type TraceError,
 } from '../../adapters/trace.ts';
 import { createReplayer, formatStep, type ReplayStep } from '../../machines/replay.ts';
+import { createTimelineBuilder } from '../../visualizations/timeline.ts';
 import { parseArgs, stringFlag } from '../args.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
+import { writeTimelineFile } from './timeline.ts';
 
-export const REPLAY_HELP = `Usage: memgov replay TRACE [--config FILE] [--json]
+export const REPLAY_HELP = `Usage: memgov replay TRACE [--config FILE] [--json] [--html OUT]
 
 Runs the governor over a recorded memory curve. TRACE is JSONL, one sample per line:
   {"t": <ms>, "current": <bytes>, "inactiveFile": <bytes>, "limit": <bytes>}
-("usage" may stand for "current"; lines in time order). The governor sees the first sample at
-or after each time it asks for, as the live sampler would; actions count as dispatched at once.
+("usage" may stand for "current"; lines in time order). A decision journal is a trace too: its
+records other than samples are skipped (but a torn line is an error here; memgov timeline skips
+it). The governor sees the first sample at or after each time it asks for, as the live sampler
+would; actions count as dispatched at once.
 
   --config FILE  policy settings (JSON or YAML); MEMGOV_* variables also apply
   --json         one JSON line per seen sample: {"t","ratio","action","nextPollMs","state"}
+  --html OUT     also write the replay as one self-contained HTML timeline to OUT
 `;
 
 const FLUSH_CHARS = 1 << 16;
@@ -34,6 +40,7 @@ export function replayCommand(argv: readonly string[], io: CliIo): number {
   const parsed = parseArgs(argv, {
     config: { kind: 'string' },
     json: { kind: 'boolean' },
+    html: { kind: 'string' },
     help: { kind: 'boolean' },
   });
   if (parsed.isErr()) {
@@ -56,6 +63,8 @@ export function replayCommand(argv: readonly string[], io: CliIo): number {
     return EXIT_USAGE;
   }
   const json = args.flags.json === true;
+  const htmlPath = stringFlag(args, 'html');
+  const timeline = htmlPath === undefined ? null : createTimelineBuilder();
   const replayer = createReplayer(config.value.policy);
   const format = json ? formatStep : humanLine;
   let pending = '';
@@ -68,11 +77,13 @@ export function replayCommand(argv: readonly string[], io: CliIo): number {
   const read = readLines(tracePath, (text, line) => {
     // Blank lines (a trailing newline, CRLF leftovers) are not samples.
     if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim() === '')) return true;
-    const sample = parseTraceLine(text, line);
+    const sample = parseTraceEntry(text, line);
     if (sample.isErr()) {
       failure = sample.error;
       return false;
     }
+    // A journal's result records (and any other non-sample kind) are not part of the curve.
+    if (sample.value === null) return true;
     const { t } = sample.value;
     if (t < previousT) {
       failure = {
@@ -88,6 +99,17 @@ export function replayCommand(argv: readonly string[], io: CliIo): number {
     seen++;
     const action = step.decision.action;
     if (action !== null) actions.set(action, (actions.get(action) ?? 0) + 1);
+    if (timeline !== null) {
+      const d = step.decision;
+      timeline.addPoint({
+        t: d.t,
+        ratio: d.ratio,
+        nextPollMs: d.nextPollMs,
+        state: step.state,
+        action,
+        reason: d.reason,
+      });
+    }
     pending += format(step) + '\n';
     if (pending.length >= FLUSH_CHARS) {
       io.out(pending);
@@ -105,9 +127,23 @@ export function replayCommand(argv: readonly string[], io: CliIo): number {
     io.err(`memgov replay: ${tracePath}: the trace has no samples\n`);
     return EXIT_FAILURE;
   }
+  if (timeline !== null && htmlPath !== undefined) {
+    const html = timeline.render({
+      title: 'memgov replay',
+      source: tracePath,
+      thresholds: config.value.policy,
+      notes: [`Replayed ${samples} samples; the governor saw ${seen}.`],
+    });
+    const written = writeTimelineFile(htmlPath, html);
+    if (written !== null) {
+      io.err(`memgov replay: ${written}\n`);
+      return EXIT_FAILURE;
+    }
+  }
   if (!json) {
     const summary = [...actions].map(([name, count]) => `${name}=${count}`).join(' ') || 'none';
     io.out(`replayed ${samples} samples, governor saw ${seen}; actions: ${summary}\n`);
+    if (htmlPath !== undefined) io.out(`wrote ${htmlPath}\n`);
   }
   return EXIT_OK;
 }
