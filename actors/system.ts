@@ -1,8 +1,10 @@
 // The composition root: wires the real sampler, executor, state file, lock, agent and log into
 // the supervisor machine, restores the last state, and runs until a signal, the agent's own
-// exit, or a spent restart budget. Returns the process exit code.
+// exit, or a spent restart budget. Returns the process exit code. The opt-in observers (metrics,
+// inspector) and the decision journal hang off the same hooks that log: none of them has a timer,
+// and none of their failures stops governing.
 import { watch } from 'chokidar';
-import { createActor, type Snapshot } from 'xstate';
+import { createActor, type AnyStateMachine, type InspectionEvent, type Snapshot } from 'xstate';
 import { formatCgroupError } from '../adapters/cgroup/parse.ts';
 import type { Result } from 'neverthrow';
 import {
@@ -19,9 +21,35 @@ import {
   writeStateFile,
 } from '../adapters/state-file.ts';
 import type { MemgovConfig } from '../adapters/config-file.ts';
+import { createInspector } from '../adapters/inspector.ts';
+import {
+  formatJournalError,
+  openJournal,
+  type Journal,
+  type JournalRecord,
+} from '../adapters/journal.ts';
+import {
+  createMetrics,
+  formatListenError,
+  serveMetrics,
+  type DaemonMetrics,
+  type HttpEndpoint,
+  type ListenError,
+} from '../adapters/metrics.ts';
 import { createTmux, type Tmux } from '../adapters/tmux.ts';
-import { launchesInTmux, resolveTransport, type AgentConfig } from '../machines/daemon-config.ts';
-import type { GovernorContext } from '../machines/governor.machine.ts';
+import {
+  journalPathOf,
+  launchesInTmux,
+  resolveTransport,
+  type AgentConfig,
+  type DaemonConfig,
+} from '../machines/daemon-config.ts';
+import {
+  createGovernorMachine,
+  stateString,
+  type GovernorContext,
+} from '../machines/governor.machine.ts';
+import { usedBytesOf, type Decision } from '../machines/policy.ts';
 import { tierOf } from '../machines/records.ts';
 import { createSupervisorMachine, type SupervisorContext } from '../machines/supervisor.machine.ts';
 import { attachedAgent, launchedAgent, tmuxLaunchedAgent, type AgentHandle } from './agent.ts';
@@ -133,6 +161,162 @@ function restoreState(path: string, log: Log, nowMs: number): PersistedSystem | 
   return state.snapshot as PersistedSystem;
 }
 
+/** Environment variables that hold paths and names, never credentials: the inspector shows them. */
+const PLAIN_ENV = new Set([
+  'PATH',
+  'HOME',
+  'PWD',
+  'OLDPWD',
+  'SHELL',
+  'TERM',
+  'LANG',
+  'USER',
+  'LOGNAME',
+  'HOSTNAME',
+  'TMPDIR',
+  'SHLVL',
+  'AGENT_DATA',
+  '_',
+]);
+
+/** What the inspector must never show: environment values, and arguments after each argv[0]. */
+function inspectorSecrets(
+  env: Readonly<Record<string, string | undefined>>,
+  agentCommand: readonly string[],
+  daemon: DaemonConfig,
+): string[] {
+  const values = Object.entries(env)
+    .filter(([name]) => !PLAIN_ENV.has(name) && !name.startsWith('LC_'))
+    .map(([, value]) => value ?? '');
+  return [
+    ...values,
+    ...agentCommand.slice(1),
+    ...(daemon.agent.commandArgv.compact ?? []).slice(1),
+    ...(daemon.agent.commandArgv.clear ?? []).slice(1),
+  ];
+}
+
+/** Every leaf state of a machine as `region.state` paths, the form stateString() prints. */
+function leafStates(machine: AnyStateMachine): string[] {
+  const leaves: string[] = [];
+  const walk = (node: AnyStateMachine['root'], path: string): void => {
+    const children = Object.entries(node.states);
+    if (children.length === 0) leaves.push(path);
+    for (const [key, child] of children) walk(child, path === '' ? key : `${path}.${key}`);
+  };
+  walk(machine.root, '');
+  return leaves;
+}
+
+/** The opt-in observers and the journal, as the daemon's hooks feed them. */
+interface Observers {
+  readonly metrics: DaemonMetrics | null;
+  readonly inspect: ((event: InspectionEvent) => void) | undefined;
+  /** Appends to the journal, if there is one; a failure is logged once per kind of failure. */
+  journal(record: JournalRecord): void;
+  /** Binds the inspector (its actors must exist first, so this comes after createActor). */
+  startInspector(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Logs where a listener listens, or why it could not start: one line, no retry. */
+function listening(what: string, path: string, log: Log) {
+  return {
+    ok: (endpoint: HttpEndpoint): HttpEndpoint => {
+      const { host, port } = endpoint;
+      const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
+      log.info(`${what} listening`, { host, port, url });
+      return endpoint;
+    },
+    err: (error: ListenError): null => {
+      log.error(`${what} not served: governing goes on without it`, {
+        detail: formatListenError(error),
+      });
+      return null;
+    },
+  };
+}
+
+function openJournalOf(daemon: DaemonConfig, log: Log): Journal | null {
+  const path = journalPathOf(daemon);
+  if (path === null) return null;
+  const opened = openJournal({
+    path,
+    maxBytes: daemon.journal.maxBytes,
+    keep: daemon.journal.keep,
+  });
+  if (opened.isErr()) {
+    log.error('journal not opened: governing goes on without it', {
+      detail: formatJournalError(opened.error),
+    });
+    return null;
+  }
+  return opened.value;
+}
+
+async function startObservers(
+  config: MemgovConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  agentCommand: readonly string[],
+  log: Log,
+): Promise<Observers> {
+  const { daemon, policy } = config;
+  const endpoints: HttpEndpoint[] = [];
+  let metrics: DaemonMetrics | null = null;
+  if (daemon.metrics.enabled) {
+    const created = await createMetrics({
+      governorStates: leafStates(createGovernorMachine(policy)),
+    });
+    if (created.isErr())
+      log.error('metrics not served: governing goes on without them', { detail: created.error });
+    else {
+      const report = listening('metrics', '/metrics', log);
+      const served = (await serveMetrics(created.value, daemon.metrics)).match(
+        report.ok,
+        report.err,
+      );
+      if (served !== null) {
+        metrics = created.value;
+        endpoints.push(served);
+      }
+    }
+  }
+  const inspector = daemon.inspect.enabled
+    ? createInspector({ ...daemon.inspect, secrets: inspectorSecrets(env, agentCommand, daemon) })
+    : null;
+  const journal = openJournalOf(daemon, log);
+  const reported = new Set<string>();
+  return {
+    metrics,
+    inspect: inspector?.observe,
+    journal: (record) => {
+      const written = journal?.append(record);
+      if (written === undefined || written.isOk()) return;
+      const kind = `${written.error.kind}:${written.error.code ?? ''}`;
+      if (reported.has(kind)) return;
+      reported.add(kind);
+      log.error('journal not written: governing goes on (logged once per kind of failure)', {
+        detail: formatJournalError(written.error),
+      });
+    },
+    startInspector: async () => {
+      if (inspector === null) return;
+      const report = listening('inspector', '/', log);
+      (await inspector.listen()).match(report.ok, report.err);
+    },
+    close: async () => {
+      journal?.close();
+      await Promise.all([inspector?.close(), ...endpoints.map((e) => e.close())]);
+    },
+  };
+}
+
+const TIER_OF_ACTION: Readonly<Record<string, number>> = {
+  compact: 1,
+  clear: 2,
+  'archive-terminate': 3,
+};
+
 export async function runDaemon(options: DaemonOptions): Promise<number> {
   const { config, log } = options;
   const now = options.now ?? Date.now;
@@ -180,6 +364,21 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   const transport = resolveTransport(daemon.agent, agent.launched);
   const realRead = (): Result<CgroupReading, string> =>
     readCgroup(handle).mapErr(formatCgroupError);
+  // The raw reading behind the latest decision, for the journal (a decision keeps only the bytes
+  // the policy measured). Sample, decision and report run in one synchronous chain.
+  let lastReading: CgroupReading | null = null;
+  const read = (): Result<CgroupReading, string> => {
+    const reading = options.read ? options.read(realRead) : realRead();
+    if (reading.isOk()) lastReading = reading.value;
+    return reading;
+  };
+  const observers = await startObservers(config, env, options.agentCommand, log);
+  const { metrics } = observers;
+  const governorStates = (self: { getSnapshot(): unknown }): string => {
+    const children = (self.getSnapshot() as { children?: Record<string, unknown> }).children;
+    const governorRef = children?.governor as { getSnapshot(): { value: unknown } } | undefined;
+    return governorRef === undefined ? '' : stateString(governorRef.getSnapshot().value);
+  };
 
   let persistedKey = '';
   let persistedAtMs = Number.NEGATIVE_INFINITY;
@@ -194,7 +393,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   const machine = createSupervisorMachine({ policy, budget: daemon.supervisor }).provide({
     actors: {
       sampler: createSamplerLogic({
-        read: options.read ? () => options.read?.(realRead) ?? realRead() : realRead,
+        read,
         now,
         ...(handle.version === 2 ? { watchEvents: watchEventsFile(handle, log) } : {}),
       }),
@@ -222,8 +421,9 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
           persistedAtMs = nowMs;
         }
       },
-      report: ({ context }) => {
-        reportDecision(
+      report: ({ context, self }) => {
+        const state = governorStates(self);
+        const decided = reportDecision(
           context,
           log,
           policy,
@@ -231,6 +431,29 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
           (t) => (lastLoggedT = t),
         );
         lastEffectSeq = reportEffects(context, log, lastEffectSeq);
+        metrics?.governorStates(state === '' ? [] : state.split(','));
+        if (decided === null) return;
+        const { decision, tier, oomKills } = decided;
+        metrics?.decided({
+          ratio: decision.ratio,
+          limitBytes: decision.limitBytes,
+          workingSetBytes: decision.usedBytes,
+          tier,
+          pollIntervalMs: decision.nextPollMs,
+          oomKills,
+        });
+        observers.journal({
+          kind: 'sample',
+          t: decision.t,
+          ...rawBytes(decision, lastReading, policy.metric),
+          limit: decision.limitBytes,
+          ratio: decision.ratio,
+          state,
+          tier,
+          action: decision.action,
+          reason: decision.reason,
+          nextPollMs: decision.nextPollMs,
+        });
       },
       reportResult: ({ context, event }) => {
         if (event.type !== 'ACTION.RESULT') return;
@@ -246,12 +469,31 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
         if (event.outcome === 'ok' || event.outcome === 'skipped')
           log.info('action result', fields);
         else log.warn('action result', fields);
+        const action = record?.action ?? 'unknown';
+        metrics?.actionFinished({
+          action,
+          tier: TIER_OF_ACTION[action] ?? 0,
+          outcome: event.outcome,
+          durationMs: event.durationMs,
+        });
+        observers.journal({
+          kind: 'result',
+          t: event.finishedAtMs,
+          seq: event.seq,
+          action,
+          outcome: event.outcome,
+          durationMs: event.durationMs,
+          detail: event.detail ?? null,
+        });
       },
-      logRestart: ({ context }, params) =>
-        log.warn('child restarted', { child: params.child, restarts: context.restarts }),
+      logRestart: ({ context }, params) => {
+        log.warn('child restarted', { child: params.child, restarts: context.restarts });
+        metrics?.childRestarted(params.child);
+      },
       logReadFailure: ({ event }) => {
-        if (event.type === 'SAMPLER.READ_FAILED')
-          log.error('cgroup read failed', { detail: event.detail });
+        if (event.type !== 'SAMPLER.READ_FAILED') return;
+        log.error('cgroup read failed', { detail: event.detail });
+        metrics?.readFailed();
       },
     },
   });
@@ -271,6 +513,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     : undefined;
   const actor = createActor(machine, {
     input: { governor },
+    ...(observers.inspect === undefined ? {} : { inspect: observers.inspect }),
     ...(snapshot === undefined ? {} : { snapshot: snapshot as unknown as Snapshot<unknown> }),
   });
   log.info('memgov started', {
@@ -303,6 +546,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     });
   });
   actor.start();
+  const inspecting = observers.startInspector();
   // Whatever was in flight when memgov last stopped ran (or not) then: it is never run again.
   if (governor?.actions.some((record) => record.outcome === 'pending') === true) {
     actor.send({
@@ -338,6 +582,8 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   }
   actor.stop();
   signals?.dispose();
+  await inspecting;
+  await observers.close();
   await agent.shutdown(daemon.agent.terminateGraceMs);
   lock.value.release();
   return exitCode;
@@ -368,11 +614,11 @@ function reportDecision(
   policy: MemgovConfig['policy'],
   lastT: () => number,
   setLastT: (t: number) => void,
-): void {
+): { decision: Decision; tier: number; oomKills: number } | null {
   const governor = context.governor;
   const decision = governor?.decision;
   if (governor === null || decision === null || decision === undefined || decision.t === lastT())
-    return;
+    return null;
   setLastT(decision.t);
   const record = {
     t: decision.t,
@@ -388,4 +634,27 @@ function reportDecision(
   };
   if (decision.action !== null) log.warn('decision', record);
   else log.debug('decision', record);
+  return { decision, tier: record.tier, oomKills: governor.oom.kills };
+}
+
+/**
+ * The sample's raw bytes for the journal: the reading behind the decision when it matches, else
+ * the measured bytes as `current` (a replay then measures the same working set).
+ */
+function rawBytes(
+  decision: Decision,
+  reading: CgroupReading | null,
+  metric: MemgovConfig['policy']['metric'],
+): { current: number; inactiveFile: number } {
+  if (reading !== null && reading.limitBytes === decision.limitBytes) {
+    const sample = {
+      t: decision.t,
+      current: reading.currentBytes,
+      inactiveFile: reading.inactiveFileBytes,
+      limit: reading.limitBytes,
+    };
+    if (usedBytesOf(sample, metric) === decision.usedBytes)
+      return { current: sample.current, inactiveFile: sample.inactiveFile };
+  }
+  return { current: decision.usedBytes, inactiveFile: 0 };
 }

@@ -1,10 +1,15 @@
 // A small, strict argument parser: every flag is declared, unknown flags are usage errors, and
-// `--flag=value` and `--flag value` both work. Pure: argv in, parsed options or an error out.
+// `--flag=value` and `--flag value` both work (an optional value only as `--flag=value`). Pure:
+// argv in, parsed options or an error out.
 import { err, ok, type Result } from 'neverthrow';
 
 export interface FlagSpec {
-  /** `string` flags take a value; `boolean` flags take none. */
-  readonly kind: 'string' | 'boolean';
+  /**
+   * `string` flags take a value; `boolean` flags take none; `optional` flags stand alone (true) or
+   * take a value after `=` only (`--inspect`, `--inspect=9465`), so `--inspect -- agent` and
+   * `--inspect --dry-run` never swallow the next argument.
+   */
+  readonly kind: 'string' | 'boolean' | 'optional';
 }
 
 export interface ParsedArgs {
@@ -37,6 +42,12 @@ export function parseArgs(
     if (flag.kind === 'boolean') {
       if (eq !== -1) return err(`option --${name} takes no value`);
       flags[name] = true;
+      continue;
+    }
+    if (flag.kind === 'optional') {
+      if (eq === -1) flags[name] = true;
+      else if (eq === arg.length - 1) return err(`option --${name}= needs a value after the =`);
+      else flags[name] = arg.slice(eq + 1);
       continue;
     }
     const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);

@@ -54,6 +54,32 @@ export interface ArchiveConfig {
   readonly deadlineMs: number;
 }
 
+/** An opt-in HTTP listener (metrics, inspector): off by default, loopback unless told otherwise. */
+export interface EndpointConfig {
+  readonly enabled: boolean;
+  /** The address to bind; 127.0.0.1 by default (reach it with `kubectl port-forward`). */
+  readonly host: string;
+  /** 0 lets the kernel choose a free port (the log says which). */
+  readonly port: number;
+}
+
+/** The decision journal: one JSON line per decision and per action result, rotated by size. */
+export interface JournalConfig {
+  /** `journal.path: off` (or `--no-journal`) turns it off. */
+  readonly enabled: boolean;
+  /** null: beside the state file, as `mem_governor_journal.jsonl`. */
+  readonly path: string | null;
+  /** Rotate when the live file would pass this size. */
+  readonly maxBytes: number;
+  /** Rotated files kept: path.1 (newest) to path.<keep>. */
+  readonly keep: number;
+}
+
+export const DEFAULT_METRICS_PORT = 9470;
+export const DEFAULT_INSPECT_PORT = 9471;
+export const LOOPBACK = '127.0.0.1';
+export const JOURNAL_FILE_NAME = 'mem_governor_journal.jsonl';
+
 export interface DaemonConfig {
   readonly stateFile: string;
   readonly cgroup: string | null;
@@ -62,6 +88,9 @@ export interface DaemonConfig {
   readonly agent: AgentConfig;
   readonly archive: ArchiveConfig;
   readonly supervisor: RestartBudget;
+  readonly metrics: EndpointConfig;
+  readonly inspect: EndpointConfig;
+  readonly journal: JournalConfig;
 }
 
 /** Defaults that depend on the environment: AGENT_DATA is where the pod keeps agent state. */
@@ -89,7 +118,21 @@ export function defaultDaemonConfig(agentData: string): DaemonConfig {
     },
     archive: { dir: `${agentData}/archive`, paths: [], retain: 10, deadlineMs: 20_000 },
     supervisor: DEFAULT_RESTART_BUDGET,
+    metrics: { enabled: false, host: LOOPBACK, port: DEFAULT_METRICS_PORT },
+    inspect: { enabled: false, host: LOOPBACK, port: DEFAULT_INSPECT_PORT },
+    journal: { enabled: true, path: null, maxBytes: 10 * 1024 * 1024, keep: 3 },
   };
+}
+
+/** The journal file in effect, or null when the journal is off. */
+export function journalPathOf(daemon: DaemonConfig): string | null {
+  if (!daemon.journal.enabled) return null;
+  if (daemon.journal.path !== null) return daemon.journal.path;
+  // Beside the state file: the directory memgov already writes to (and, by default,
+  // $AGENT_DATA/config/mem_governor_journal.jsonl).
+  const slash = daemon.stateFile.lastIndexOf('/');
+  const dir = slash === -1 ? '.' : slash === 0 ? '' : daemon.stateFile.slice(0, slash);
+  return `${dir}/${JOURNAL_FILE_NAME}`;
 }
 
 type Raw = Readonly<Record<string, unknown>>;
@@ -203,6 +246,49 @@ function readSection(reader: Reader, key: string, value: unknown, known: readonl
 
 const MAX_MS = 24 * 3_600_000;
 
+/** A host to bind: an address or a name, nothing a URL or a shell would split. */
+const HOST = /^[A-Za-z0-9.:_-]+$/;
+
+function readEndpoint(
+  reader: Reader,
+  key: 'metrics' | 'inspect',
+  value: unknown,
+  base: EndpointConfig,
+): EndpointConfig {
+  // `metrics: true` is short for `metrics: {enabled: true}`.
+  if (typeof value === 'boolean') return { ...base, enabled: value };
+  const raw = readSection(reader, key, value, ENDPOINT_KEYS);
+  let host = base.host;
+  if (raw.host !== undefined) {
+    if (typeof raw.host === 'string' && HOST.test(raw.host)) host = raw.host;
+    else
+      complain(
+        reader,
+        `${key}.host`,
+        `must be an address or host name such as 127.0.0.1 or 0.0.0.0 (got ${show(raw.host)})`,
+      );
+  }
+  return {
+    enabled: readBool(reader, `${key}.enabled`, raw.enabled, base.enabled),
+    host,
+    port: readInt(reader, `${key}.port`, raw.port, base.port, 0, 65_535),
+  };
+}
+
+/** `journal.path: off` (also false or null) turns the journal off; a path turns it on. */
+function readJournal(reader: Reader, value: unknown, base: JournalConfig): JournalConfig {
+  const raw = readSection(reader, 'journal', value, ['path', 'maxBytes', 'keep']);
+  const off = raw.path === 'off' || raw.path === false || raw.path === null;
+  const path =
+    raw.path === undefined || off ? base.path : readString(reader, 'journal.path', raw.path, '');
+  return {
+    enabled: off ? false : raw.path === undefined ? base.enabled : true,
+    path,
+    maxBytes: readInt(reader, 'journal.maxBytes', raw.maxBytes, base.maxBytes, 4096, 2 ** 40),
+    keep: readInt(reader, 'journal.keep', raw.keep, base.keep, 0, 100),
+  };
+}
+
 export const DAEMON_KEYS = [
   'stateFile',
   'cgroup',
@@ -211,7 +297,11 @@ export const DAEMON_KEYS = [
   'agent',
   'archive',
   'supervisor',
+  'metrics',
+  'inspect',
+  'journal',
 ];
+const ENDPOINT_KEYS = ['enabled', 'host', 'port'];
 const AGENT_KEYS = [
   'profile',
   'transport',
@@ -398,6 +488,9 @@ export function resolveDaemon(
         MAX_MS,
       ),
     },
+    metrics: readEndpoint(reader, 'metrics', raw.metrics, base.metrics),
+    inspect: readEndpoint(reader, 'inspect', raw.inspect, base.inspect),
+    journal: readJournal(reader, raw.journal, base.journal),
   };
   return { config, issues: reader.issues };
 }

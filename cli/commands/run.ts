@@ -31,6 +31,13 @@ With nothing configured it observes and logs what it would do.
   --enter-key KEY        the tmux key that submits a typed command: Enter or C-m
   --log-format FORMAT    json (default when stdout is not a terminal) or pretty
   --log-level LEVEL      debug, info, warn or error (also MEMGOV_LOG_LEVEL)
+  --metrics[=PORT]       serve Prometheus metrics on /metrics (default port 9470)
+  --metrics-host HOST    the address the metrics listen on (default 127.0.0.1)
+  --inspect[=PORT]       serve the live actors to the Stately inspector (default port 9471)
+  --inspect-host HOST    the address the inspector listens on (default 127.0.0.1)
+  --journal FILE         the decision journal (default: mem_governor_journal.jsonl beside
+                         the state file); replay it with 'memgov replay FILE'
+  --no-journal           keep no decision journal
   -- AGENT COMMAND...    launch the agent and relaunch it after tier 3: the generic profile
                          in its own process group, typing into its stdin; claude-code, codex,
                          gemini and aider (or --transport tmux) in a tmux session memgov owns
@@ -56,8 +63,17 @@ const RUN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'enter-key': { kind: 'string' },
   'log-format': { kind: 'string' },
   'log-level': { kind: 'string' },
+  metrics: { kind: 'optional' },
+  'metrics-host': { kind: 'string' },
+  inspect: { kind: 'optional' },
+  'inspect-host': { kind: 'string' },
+  journal: { kind: 'string' },
+  'no-journal': { kind: 'boolean' },
   help: { kind: 'boolean' },
 };
+
+/** The opt-in endpoints: `--NAME[=PORT]` turns one on, `--NAME-host HOST` too. */
+const ENDPOINT_FLAGS = ['metrics', 'inspect'] as const;
 
 /** The flags that set daemon settings, and the config key each sets. */
 const DAEMON_FLAGS: Readonly<Record<string, string>> = {
@@ -86,18 +102,40 @@ function daemonFlags(args: ParsedArgs): Record<string, unknown> {
   }
   if (args.flags['dry-run'] === true) raw.dryRun = true;
   if (Object.keys(agent).length > 0) raw.agent = agent;
+  for (const name of ENDPOINT_FLAGS) {
+    const port = args.flags[name];
+    const host = stringFlag(args, `${name}-host`);
+    if (port === undefined && host === undefined) continue;
+    raw[name] = {
+      enabled: true,
+      ...(typeof port === 'string' ? { port } : {}),
+      ...(host === undefined ? {} : { host }),
+    };
+  }
+  const journal = stringFlag(args, 'journal');
+  if (journal !== undefined) raw.journal = { path: journal };
+  if (args.flags['no-journal'] === true) raw.journal = { path: 'off' };
   return raw;
 }
 
 /** Names the flag behind each config key, so a bad value is reported against it. */
-const DAEMON_FLAG_NAMES: Readonly<Record<string, string>> = Object.fromEntries(
-  Object.entries(DAEMON_FLAGS).map(([flag, key]) => [key, `--${flag}`]),
-);
+const DAEMON_FLAG_NAMES: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(Object.entries(DAEMON_FLAGS).map(([flag, key]) => [key, `--${flag}`])),
+  'metrics.port': '--metrics',
+  'metrics.host': '--metrics-host',
+  'inspect.port': '--inspect',
+  'inspect.host': '--inspect-host',
+  'journal.path': '--journal',
+};
 
 function resolveRunConfig(command: string, args: ParsedArgs, io: CliIo): MemgovConfig | number {
   const format = stringFlag(args, 'log-format');
   if (format !== undefined && format !== 'json' && format !== 'pretty') {
     io.err(`memgov ${command}: --log-format must be json or pretty (got "${format}")\n`);
+    return EXIT_USAGE;
+  }
+  if (args.flags['no-journal'] === true && args.flags.journal !== undefined) {
+    io.err(`memgov ${command}: --journal and --no-journal contradict each other\n`);
     return EXIT_USAGE;
   }
   const config = loadConfig({
