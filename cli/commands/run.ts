@@ -197,6 +197,10 @@ export function startCommand(argv: readonly string[], io: CliIo): Promise<number
     detach: { kind: 'boolean' },
     'log-file': { kind: 'string' },
   });
+  if (parsed.isOk() && parsed.value.flags.help === true) {
+    io.out(RUN_HELP);
+    return Promise.resolve(EXIT_OK);
+  }
   if (parsed.isErr() || parsed.value.flags.detach !== true) {
     io.err(`memgov start: ${parsed.isErr() ? parsed.error : 'needs --detach'}\n${RUN_HELP}`);
     return Promise.resolve(EXIT_USAGE);
