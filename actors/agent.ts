@@ -3,10 +3,16 @@
 // by PID or pidfile. Either way it is known by a verified identity (PID + start time), so a
 // recycled PID is never signalled.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { Env } from '../adapters/claude-session.ts';
-import { identify, signalVerified, waitForExit, type ProcessIdentity } from '../adapters/proc.ts';
+import {
+  identify,
+  signalVerified,
+  startedAtMs,
+  waitForExit,
+  type ProcessIdentity,
+} from '../adapters/proc.ts';
 import type { Tmux } from '../adapters/tmux.ts';
 import type { Log } from './log.ts';
 import type { AgentProfile } from './profiles.ts';
@@ -30,35 +36,73 @@ export interface AgentHandle {
 
 const NEVER = new Promise<number>(() => undefined);
 
-/** Attached by PID, or by a pidfile re-read on each call (an outer loop may restart the agent). */
+/**
+ * A pidfile may be older than the process it names by at most this much: a process that started
+ * later than that after the file was written got a recycled PID (btime has whole seconds).
+ */
+const PIDFILE_SLACK_MS = 2_000;
+
+/**
+ * Attached by PID, or by a pidfile re-read on each call (an outer loop may restart the agent).
+ * A PID given on the command line is adopted at once, so that the process memgov was told about
+ * is the one it ever signals: if that PID is recycled later, the start time no longer matches and
+ * signalVerified refuses. A pidfile names a process that was running when the file was written; a
+ * process that started well after the file's last write is someone else holding a recycled PID.
+ */
 export function attachedAgent(
   target: { pid: number | null; pidfile: string | null },
   log: Log,
 ): AgentHandle {
   let cached: ProcessIdentity | null = null;
-  const currentPid = (): number | null => {
-    if (target.pid !== null) return target.pid;
-    if (target.pidfile === null) return null;
+  /** The pidfile's mtime when `cached` was read from it; a rewrite means a new agent. */
+  let cachedFromMtimeMs: number | null = null;
+  const fromPidfile = (pidfile: string): { pid: number; mtimeMs: number } | null => {
     try {
-      const pid = Number(readFileSync(target.pidfile, 'utf8').trim());
-      return Number.isInteger(pid) && pid > 1 ? pid : null;
+      const pid = Number(readFileSync(pidfile, 'utf8').trim());
+      const { mtimeMs } = statSync(pidfile);
+      return Number.isInteger(pid) && pid > 1 ? { pid, mtimeMs } : null;
     } catch {
       return null;
     }
   };
+  const adopt = (pid: number): ProcessIdentity | null => {
+    const found = identify(pid);
+    if (found.isErr()) {
+      log.warn('agent process not found', { pid, detail: found.error.detail });
+      return null;
+    }
+    return found.value;
+  };
+  if (target.pid !== null) {
+    cached = adopt(target.pid);
+    if (cached !== null) log.info('agent attached', { pid: cached.pid });
+  }
   return {
     launched: false,
     identity() {
-      const pid = currentPid();
-      if (pid === null) return null;
-      if (cached?.pid === pid) return cached;
-      const found = identify(pid);
-      if (found.isErr()) {
-        log.warn('agent process not found', { pid, detail: found.error.detail });
-        cached = null;
-        return null;
+      if (target.pid !== null) {
+        // Adopted at start; a PID that was not running then is adopted on first use.
+        if (cached === null) cached = adopt(target.pid);
+        return cached;
       }
-      cached = found.value;
+      if (target.pidfile === null) return null;
+      const current = fromPidfile(target.pidfile);
+      if (current === null) return null;
+      if (cached?.pid === current.pid && cachedFromMtimeMs === current.mtimeMs) return cached;
+      const found = adopt(current.pid);
+      if (found === null) return (cached = null);
+      const startMs = startedAtMs(found);
+      if (startMs !== null && startMs > current.mtimeMs + PIDFILE_SLACK_MS) {
+        log.warn('pidfile is older than the process it names: a recycled PID, not the agent', {
+          pidfile: target.pidfile,
+          pid: current.pid,
+          pidfileWrittenAtMs: Math.round(current.mtimeMs),
+          processStartedAtMs: Math.round(startMs),
+        });
+        return (cached = null);
+      }
+      cached = found;
+      cachedFromMtimeMs = current.mtimeMs;
       return cached;
     },
     stdin: () => null,

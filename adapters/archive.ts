@@ -10,12 +10,18 @@
 // Buffer, freed only when V8's external-memory pressure triggers a GC.
 // Copied files are not fsynced: the page cache outlives the agent, memgov and an OOM kill of the
 // container, which are what the archive has to survive; the manifest and directories are.
+// A kill -9 at any moment leaves final archives whole: an archive is built under
+// `.tmp-<host>.<pid>.<start ticks>-*` and published by one rename, and an archive that retention
+// removes is first renamed to such a name, so a crash mid-delete never leaves a half archive under
+// a final name.
+// Temp dirs of a process that is gone are removed before the next archive (and by
+// removeCrashedTemps, for a daemon that starts); ones without that tag after an hour.
 import { createHash } from 'node:crypto';
 import { constants, type Dirent } from 'node:fs';
 import {
+  chmod,
   link,
   lstat,
-  mkdir,
   mkdtemp,
   open,
   readFile,
@@ -26,9 +32,12 @@ import {
   stat,
   type FileHandle,
 } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
 import { errnoCode, errnoSummary } from './errno.ts';
+import { hasExited, readProcStat } from './proc.ts';
+import { makePrivateDirectory } from './state-file.ts';
 
 /**
  * Why a path is not in the archive. Only `deadline` and `unreadable` make it incomplete: the
@@ -48,7 +57,8 @@ export type SkipReason =
 export interface ArchiveOptions {
   /**
    * Files or directories, absolute (relative ones resolve against the cwd). A source that is
-   * itself a symlink is followed (the configuration named it); symlinks inside are not.
+   * itself a symlink is followed (the configuration named it); symlinks inside are not. Secrets
+   * (see isSecretName) are never copied, whether named here, reached through a link, or inside.
    */
   readonly sources: readonly string[];
   /** Created (0700) when missing; refused when it is a symlink. */
@@ -144,7 +154,39 @@ export function formatArchiveError(e: ArchiveError | VerifyError): string {
   return `${e.path}: ${e.detail}`;
 }
 
-const CREDENTIALS = '.credentials.json';
+/** Exact file names that hold credentials: agent CLI logins, tokens, private keys. */
+const SECRET_NAMES = new Set([
+  '.credentials.json', // Claude Code's OAuth login
+  'auth.json', // Codex CLI (~/.codex/auth.json): API key or ChatGPT login tokens
+  'oauth_creds.json', // Gemini CLI (~/.gemini/oauth_creds.json)
+  'credentials', // AWS CLI (~/.aws/credentials) and others of the same habit
+  '.netrc',
+  '.git-credentials',
+  '.npmrc', // registry auth tokens
+  '.pypirc',
+  'id_rsa',
+  'id_dsa',
+  'id_ecdsa',
+  'id_ed25519',
+  'id_ecdsa_sk',
+  'id_ed25519_sk',
+]);
+/** Directories that hold nothing but keys and their configuration: left out whole. */
+const SECRET_DIRS = new Set(['.ssh', '.gnupg']);
+/** Dotenv and direnv files (`.env`, `.env.local`, `.envrc`), key and keystore files (`tls.key`,
+ * `ca.pem`, `client.p12`...). */
+const SECRET_PATTERN = /^\.env(?:rc|\..*)?$|\.(?:pem|key|p12|pfx)$/i;
+
+/**
+ * Whether a file or directory named `name` is never archived: a credentials file, a dotenv
+ * file, a private key or keystore, or a `.ssh`/`.gnupg` directory. Decided by name only, so a
+ * secret under an innocent name (or inside an agent's transcript) is not caught; an innocent file
+ * under one of these names is left out and listed as skipped (`credentials`), never silently.
+ */
+export function isSecretName(name: string): boolean {
+  return SECRET_NAMES.has(name) || SECRET_DIRS.has(name) || SECRET_PATTERN.test(name);
+}
+
 const MANIFEST = 'manifest.json';
 const DEFAULT_RETAIN = 10;
 const STALE_TMP_MS = 60 * 60 * 1000;
@@ -153,6 +195,23 @@ const MAX_NAME_SUFFIX = 1000;
 /** `2026-01-02T03-04-05.678Z-reason`, possibly with a `-N` suffix (part of the reason class). */
 const ARCHIVE_NAME = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z-[a-z0-9-]+$/;
 const TMP_PREFIX = '.tmp-';
+/** `.tmp-<host>.<pid>.<start ticks>-`: whose temp dir it is (the host keeps pods on a shared
+ * volume apart; the start time tells a recycled pid from the owner). */
+const TAGGED_TMP = /^\.tmp-([A-Za-z0-9_-]+)\.(\d+)\.(\d+)-/;
+const HOST = hostname().replace(/[^A-Za-z0-9-]/g, '_') || 'host';
+/** Archive roots where an archiveSession of this process runs now (how many): while one does,
+ * no temp dir of this process under that root is taken for a crash's. */
+const busyRoots = new Map<string, number>();
+let ownTmpPrefix: string | undefined;
+
+/** This process's tag; start ticks 0 where /proc cannot be read (then the age rule applies). */
+function ownPrefix(): string {
+  ownTmpPrefix ??= `${TMP_PREFIX}${HOST}.${process.pid}.${readProcStat(process.pid).match(
+    (stat) => stat.startTicks,
+    () => 0,
+  )}-`;
+  return ownTmpPrefix;
+}
 const CORE_KEYS = new Set([
   'memgov',
   'version',
@@ -239,7 +298,7 @@ class Collector {
 
   async addSource(source: string): Promise<void> {
     const path = resolve(source);
-    if (basename(path) === CREDENTIALS) return this.skip(path, 'credentials');
+    if (isSecretName(basename(path))) return this.skip(path, 'credentials');
     let target: string;
     let isDirectory: boolean;
     let isFile: boolean;
@@ -253,7 +312,7 @@ class Collector {
       const code = errnoCode(error);
       return this.skip(path, code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'unreadable');
     }
-    if (basename(target) === CREDENTIALS) return this.skip(path, 'credentials');
+    if (isSecretName(basename(target))) return this.skip(path, 'credentials');
     if (isDirectory) return this.walk(path, path, target);
     if (isWithin(target, this.realRoot)) return this.skip(path, 'archive-root');
     if (isFile) return this.copy(path, target);
@@ -274,7 +333,7 @@ class Collector {
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       const path = join(dir, entry.name);
-      if (entry.name === CREDENTIALS) this.skip(path, 'credentials');
+      if (isSecretName(entry.name)) this.skip(path, 'credentials');
       else if (this.options.exclude?.(relative(sourceRoot, path), path) === true) {
         this.skip(path, 'excluded');
       } else if (entry.isSymbolicLink()) this.skip(path, 'symlink');
@@ -316,7 +375,7 @@ class Collector {
     }
     const dest = join(this.filesDir, path.slice(1));
     try {
-      await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
+      makePrivateDirectory(dirname(dest));
     } catch (error) {
       await handle.close().catch(() => undefined);
       throw new ArchiveFailure({ kind: 'io', path: dirname(dest), detail: errnoSummary(error) });
@@ -369,6 +428,7 @@ class Collector {
     let sink: FileHandle;
     try {
       sink = await open(dest, 'wx', 0o600);
+      await sink.chmod(0o600); // exactly, whatever the umask
     } catch (error) {
       await source.close().catch(() => undefined);
       throw new ArchiveFailure({ kind: 'io', path: dest, detail: errnoSummary(error) });
@@ -455,7 +515,7 @@ async function prepareRoot(root: string): Promise<Result<void, ArchiveError>> {
     }
   }
   try {
-    await mkdir(root, { recursive: true, mode: 0o700 });
+    makePrivateDirectory(root);
     return ok(undefined);
   } catch (error) {
     return err({ kind: 'io', path: root, detail: errnoSummary(error) });
@@ -476,6 +536,7 @@ async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
   const path = join(dir, MANIFEST);
   const handle = await io(path, open(path, 'wx', 0o600));
   try {
+    await io(path, handle.chmod(0o600));
     await io(path, handle.writeFile(`${JSON.stringify(manifest, null, 2)}\n`));
     await io(path, handle.sync());
   } finally {
@@ -590,26 +651,29 @@ export async function listArchives(
   return ok(found.sort((a, b) => b.createdAtMs - a.createdAtMs || collator.compare(b.dir, a.dir)));
 }
 
-/**
- * Keeps `keep` and the newest `retain - 1` other archives, and removes `.tmp-*` directories
- * untouched for an hour (their mtime is compared with the wall clock). Best effort: a directory
- * that cannot be removed stays, and is not reported.
- */
-async function prune(root: string, retain: number, keep: string): Promise<string[]> {
-  const removed: string[] = [];
-  const remove = async (dir: string): Promise<void> => {
-    await rm(dir, { recursive: true, force: true }).then(
-      () => removed.push(dir),
-      () => undefined,
-    );
-  };
-  const archives = await listArchives(root);
-  if (archives.isOk()) {
-    const others = archives.value.filter((archive) => archive.dir !== keep);
-    for (const archive of others.slice(retain - 1)) await remove(archive.dir);
+/** Whether the temp dir `name` under the archive root is a crash's: its owner is gone. */
+function isCrashedTemp(root: string, name: string, staleBeforeMs: number, mtimeMs: number) {
+  const tag = TAGGED_TMP.exec(name);
+  if (tag === null || tag[1] !== HOST) return mtimeMs < staleBeforeMs;
+  const [pid, startTicks] = [Number(tag[2]), Number(tag[3])];
+  if (`${TMP_PREFIX}${tag[1]}.${pid}.${startTicks}-` === ownPrefix()) {
+    return (busyRoots.get(root) ?? 0) === 0;
   }
+  // Start time 0: its owner could not read /proc, so a pid alone cannot prove it gone.
+  return startTicks === 0 ? mtimeMs < staleBeforeMs : hasExited({ pid, startTicks });
+}
+
+/**
+ * Removes the temp dirs under `archiveRoot` that no running archive owns: those of a process that
+ * is gone (killed while archiving or pruning), those of this process that no archive of it is
+ * using, and, for any other name, those untouched for an hour. Best effort: returns what it
+ * removed.
+ */
+export async function removeCrashedTemps(archiveRoot: string): Promise<string[]> {
+  const root = resolve(archiveRoot);
+  const removed: string[] = [];
   const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
-  const staleBefore = Date.now() - STALE_TMP_MS;
+  const staleBeforeMs = Date.now() - STALE_TMP_MS;
   for (const entry of entries) {
     if (!entry.isDirectory() || !entry.name.startsWith(TMP_PREFIX)) continue;
     const dir = join(root, entry.name);
@@ -617,7 +681,41 @@ async function prune(root: string, retain: number, keep: string): Promise<string
       (found) => found.mtimeMs,
       () => Number.POSITIVE_INFINITY,
     );
-    if (mtimeMs < staleBefore) await remove(dir);
+    if (!isCrashedTemp(root, entry.name, staleBeforeMs, mtimeMs)) continue;
+    await rm(dir, { recursive: true, force: true }).then(
+      () => removed.push(dir),
+      () => undefined,
+    );
+  }
+  return removed;
+}
+
+/**
+ * Removes a final archive: renamed to a temp name of ours first, so a crash in the middle of the
+ * delete leaves a temp dir (removed later), never a half archive under its final name.
+ */
+async function removeArchive(root: string, dir: string): Promise<boolean> {
+  const doomed = join(root, `${ownPrefix()}pruned-${basename(dir)}`);
+  try {
+    await rename(dir, doomed);
+    await rm(doomed, { recursive: true, force: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Keeps `keep` and the newest `retain - 1` other archives. Best effort: an archive that cannot
+ * be removed stays, and is not reported.
+ */
+async function prune(root: string, retain: number, keep: string): Promise<string[]> {
+  const removed: string[] = [];
+  const archives = await listArchives(root);
+  if (archives.isErr()) return removed;
+  const others = archives.value.filter((archive) => archive.dir !== keep);
+  for (const archive of others.slice(retain - 1)) {
+    if (await removeArchive(root, archive.dir)) removed.push(archive.dir);
   }
   return removed;
 }
@@ -639,10 +737,14 @@ export async function archiveSession(
   const prepared = await prepareRoot(root);
   if (prepared.isErr()) return err(prepared.error);
   const name = archiveName(options.nowMs, options.reason);
+  // First, so that what a crash left takes no room from this archive.
+  const cleaned = await removeCrashedTemps(root);
+  busyRoots.set(root, (busyRoots.get(root) ?? 0) + 1);
   let tmp: string | undefined;
   try {
     const realRoot = await io(root, realpath(root));
-    tmp = await io(root, mkdtemp(join(root, `${TMP_PREFIX}${name}-`)));
+    tmp = await io(root, mkdtemp(join(root, `${ownPrefix()}${name}-`)));
+    await io(tmp, chmod(tmp, 0o700));
     const base = options.incremental === true ? await findBase(root) : null;
     const collector = new Collector(join(tmp, 'files'), realRoot, options, now, base);
     for (const source of options.sources) await collector.addSource(source);
@@ -664,7 +766,7 @@ export async function archiveSession(
     const dir = await publish(tmp, root, name);
     tmp = undefined;
     const retain = Math.max(1, Math.floor(options.retain ?? DEFAULT_RETAIN));
-    const pruned = await prune(root, retain, dir);
+    const pruned = [...cleaned, ...(await prune(root, retain, dir))];
     return ok({
       dir,
       files: manifest.files.length,
@@ -684,6 +786,10 @@ export async function archiveSession(
         ? error.failure
         : { kind: 'io', path: root, detail: errnoSummary(error) },
     );
+  } finally {
+    const busy = (busyRoots.get(root) ?? 1) - 1;
+    if (busy > 0) busyRoots.set(root, busy);
+    else busyRoots.delete(root);
   }
 }
 

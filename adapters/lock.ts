@@ -13,13 +13,11 @@
 // the guard's holder moves a lock, and only after judging it stale again while holding the guard.
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  chmodSync,
   closeSync,
   constants,
   fchmodSync,
   fstatSync,
   linkSync,
-  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
@@ -30,6 +28,7 @@ import { dirname, resolve } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
 import { closeQuietly, errnoCode, errnoSummary, unlinkQuietly } from './errno.ts';
 import { readProcStat } from './proc.ts';
+import { makePrivateDirectory } from './state-file.ts';
 
 export type LockError =
   | { readonly kind: 'held'; readonly path: string; readonly ownerPid: number }
@@ -282,12 +281,8 @@ function removeStale(
 function ensureDirectory(lockPath: string): Result<void, LockError> {
   const dir = resolve(dirname(lockPath));
   try {
-    const first = mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (first === undefined) return ok(undefined);
-    for (let created = dir; ; created = dirname(created)) {
-      chmodSync(created, 0o700);
-      if (created === first || created === dirname(created)) return ok(undefined);
-    }
+    makePrivateDirectory(dir);
+    return ok(undefined);
   } catch (error) {
     // mkdir -p over a file says EEXIST, which reads as if all were well.
     if (errnoCode(error) === 'EEXIST') {

@@ -221,10 +221,19 @@ export function signalVerified(
   return ok(toGroup ? 'sent-group' : 'sent-pid');
 }
 
-/** Whether the adopted process is no more: gone, a zombie, dead, or its pid reused. */
-function hasExited(identity: ProcessIdentity, procRoot: string): boolean {
+/**
+ * Whether the process is no more: gone, a zombie, dead, or (when its start time is given) its pid
+ * now names another process. An unreadable or garbled /proc entry says nothing: false.
+ */
+export function hasExited(
+  identity: { readonly pid: number; readonly startTicks?: number },
+  procRoot: string = DEFAULT_PROC_ROOT,
+): boolean {
   return readProcStat(identity.pid, procRoot).match(
-    (stat) => stat.startTicks !== identity.startTicks || stat.state === 'Z' || stat.state === 'X',
+    (stat) =>
+      (identity.startTicks !== undefined && stat.startTicks !== identity.startTicks) ||
+      stat.state === 'Z' ||
+      stat.state === 'X',
     // io or garbled says nothing about the process: keep waiting.
     (e) => e.kind === 'gone',
   );
@@ -267,4 +276,33 @@ export function readRssBytes(pid: number, procRoot: string = DEFAULT_PROC_ROOT):
   } catch {
     return null;
   }
+}
+
+/**
+ * Clock ticks per second of field 22 of /proc/PID/stat (USER_HZ). Node cannot call sysconf; the
+ * kernel fixes USER_HZ at 100 on every architecture Node supports.
+ */
+const USER_HZ = 100;
+
+/** The boot time (`btime`, seconds since the epoch) from a /proc/stat text; null if absent. */
+export function parseBootTimeSec(statText: string): number | null {
+  const match = /^btime (\d+)$/m.exec(statText);
+  return match?.[1] === undefined ? null : Number(match[1]);
+}
+
+/**
+ * When the process started, in ms since the epoch, to within a second (btime has whole seconds);
+ * null when /proc/stat cannot be read.
+ */
+export function startedAtMs(
+  identity: ProcessIdentity,
+  procRoot: string = DEFAULT_PROC_ROOT,
+): number | null {
+  let bootSec: number | null;
+  try {
+    bootSec = parseBootTimeSec(readFileSync(`${procRoot}/stat`, 'utf8'));
+  } catch {
+    return null;
+  }
+  return bootSec === null ? null : bootSec * 1000 + (identity.startTicks * 1000) / USER_HZ;
 }

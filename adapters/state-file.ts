@@ -4,7 +4,8 @@
 // Cost, measured on this project's VM (Node 20.20, ext4 on virtio, 2 cores): a ~2 KB snapshot
 // takes a median of 0.5-0.6 ms over 1000 writes (three runs; p99 1-12 ms while the disk is busy).
 // The two fsyncs are ~280 µs of it, creating the temp file and the rename ~140 µs, JSON.stringify
-// ~20 µs. Governor state changes are seconds apart, so this stays synchronous.
+// ~20 µs. Governor state changes are seconds apart, so this stays synchronous. A temp file that a
+// kill -9 left behind is removed before the next process's first write (removeStaleTemps).
 import {
   chmodSync,
   closeSync,
@@ -15,14 +16,17 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join, resolve } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
 import { closeQuietly, errnoCode, errnoSummary, unlinkQuietly } from './errno.ts';
+import { hasExited } from './proc.ts';
 
 /** The envelope format this memgov writes and the only one it reads. */
 export const STATE_VERSION = 1;
@@ -75,8 +79,11 @@ function syncDirectory(dir: string): Result<void, unknown> {
   }
 }
 
-/** Creates `dir` and any missing parents, 0700 exactly: mkdir's mode passes through the umask. */
-function makeDirectory(dir: string): void {
+/**
+ * Creates `dir` and any missing parents, 0700 exactly (mkdir's mode passes through the umask);
+ * throws what mkdir or chmod throws. Directories that already exist are left as they are.
+ */
+export function makePrivateDirectory(dir: string): void {
   const target = resolve(dir);
   const first = mkdirSync(target, { recursive: true, mode: 0o700 });
   if (first === undefined) return;
@@ -88,25 +95,64 @@ function makeDirectory(dir: string): void {
 
 const TEMP_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
-let tempCounter = 0;
-
-/** Opens a fresh temp file beside `path` (O_EXCL: a planted file or link there is never used). */
+/**
+ * Opens a fresh temp file beside `path`, `<path>.tmp-<pid>-<random>`: O_EXCL|O_NOFOLLOW, so a
+ * planted file or link there is never used, and a random name, so none can be planted in advance
+ * at every name this process would try.
+ */
 function openTemp(path: string): { fd: number; tempPath: string } {
   for (let attempt = 0; ; attempt++) {
-    const tempPath = `${path}.tmp-${process.pid}-${tempCounter++}`;
+    const tempPath = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
     try {
       return { fd: openSync(tempPath, TEMP_FLAGS, 0o600), tempPath };
     } catch (error) {
       const code = errnoCode(error);
-      // A crashed run with a recycled pid can leave a temp file with our name: take the next one.
-      if (code === 'EEXIST' && attempt < 100) continue;
+      if (code === 'EEXIST' && attempt < 10) continue;
       if (code === 'ENOENT' && attempt === 0) {
-        makeDirectory(dirname(path));
+        makePrivateDirectory(dirname(path));
         continue;
       }
       throw error;
     }
   }
+}
+
+/** State files whose leftover temp files this process has looked for already. */
+const swept = new Set<string>();
+
+/**
+ * Removes the temp files a killed writer left beside `path` (`<name>.tmp-<pid>-<hex>`): those of a
+ * process that is gone, and those of this pid (a write here is synchronous, so none of ours is in
+ * progress: one with our pid was left by an earlier process that had it). Best effort; returns
+ * what it removed. writeStateFile calls it before its first write to each path.
+ */
+export function removeStaleTemps(path: string): string[] {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.tmp-`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const pid = name.startsWith(prefix)
+      ? /^(\d+)-[0-9a-f]+$/.exec(name.slice(prefix.length))?.[1]
+      : null;
+    if (pid === null || pid === undefined) continue;
+    if (Number(pid) !== process.pid && !hasExited({ pid: Number(pid) })) continue;
+    const tempPath = join(dir, name);
+    try {
+      if (lstatSync(tempPath).isFile()) {
+        unlinkSync(tempPath);
+        removed.push(tempPath);
+      }
+    } catch {
+      // Gone already, or not ours to remove.
+    }
+  }
+  return removed;
 }
 
 /**
@@ -145,6 +191,10 @@ export function writeStateFile(
     }
   } catch (error) {
     return err(ioError(path, 'cannot inspect the state file', error));
+  }
+  if (!swept.has(path)) {
+    swept.add(path);
+    removeStaleTemps(path);
   }
   let temp: { fd: number; tempPath: string };
   try {
