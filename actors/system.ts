@@ -13,7 +13,8 @@ import {
   type CgroupHandle,
   type CgroupReading,
 } from '../adapters/cgroup/reader.ts';
-import { acquireLock, formatLockError } from '../adapters/lock.ts';
+import { acquireInstanceLock, formatLockError } from '../adapters/lock.ts';
+import { removeCrashedTemps } from '../adapters/archive.ts';
 import {
   formatStateFileError,
   moveAside,
@@ -74,6 +75,8 @@ export interface DaemonOptions {
   readonly stopSignal?: Promise<string>;
   /** Where agent CLIs keep their sessions ($CLAUDE_CONFIG_DIR, $HOME...); default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Where the companion instance lock lives (default /dev/shm); tests give their own. */
+  readonly shmDir?: string;
   /** Replaces the cgroup read: fault injection in tests (a read that throws, vanishes, lies). */
   readonly read?: (real: () => Result<CgroupReading, string>) => Result<CgroupReading, string>;
 }
@@ -142,6 +145,18 @@ function tmuxClient(agent: AgentConfig): Tmux {
 /** Reads the state file; an unusable one is moved aside (kept) and the governor starts fresh. */
 function restoreState(path: string, log: Log, nowMs: number): PersistedSystem | null | 'refused' {
   const read = readStateFile(path);
+  if (read.isErr() && read.error.kind === 'symlink') {
+    // Planted or not, a link is never followed: the link itself is moved aside (rename does not
+    // follow it), kept for whoever looks into it, and memgov starts fresh and governs.
+    const moved = moveAside(path, nowMs);
+    if (moved.isOk()) {
+      log.warn('state file is a symbolic link: moved aside, starting fresh', {
+        path,
+        movedTo: moved.value,
+      });
+      return null;
+    }
+  }
   if (read.isErr()) {
     log.error('cannot read the state file', { path, detail: formatStateFileError(read.error) });
     return 'refused';
@@ -329,7 +344,10 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   }
   const handle = cgroup.value;
 
-  const lock = acquireLock(`${daemon.stateFile}.lock`);
+  const lock = acquireInstanceLock(
+    daemon.stateFile,
+    options.shmDir === undefined ? {} : { shmDir: options.shmDir },
+  );
   if (lock.isErr()) {
     if (lock.error.kind === 'held') {
       log.info('another memgov already governs here; exiting', { ownerPid: lock.error.ownerPid });
@@ -338,6 +356,19 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     log.error('cannot take the instance lock', { detail: formatLockError(lock.error) });
     return 1;
   }
+  if (lock.value.degraded !== null) {
+    log.warn('no lock beside the state file; a lock in shared memory keeps this the only memgov', {
+      detail: formatLockError(lock.value.degraded),
+    });
+  }
+  // What a crash left in the archive directory goes now, not at the next archive.
+  void removeCrashedTemps(daemon.archive.dir).then(
+    (removed) => {
+      if (removed.length > 0) log.info('removed the temp dirs a crash left', { removed });
+    },
+    (error: unknown) =>
+      log.warn('cleaning the archive directory failed', { detail: String(error) }),
+  );
 
   const restored = restoreState(daemon.stateFile, log, now());
   if (restored === 'refused') {

@@ -32,7 +32,13 @@ import { makePrivateDirectory } from './state-file.ts';
 
 export type LockError =
   | { readonly kind: 'held'; readonly path: string; readonly ownerPid: number }
-  | { readonly kind: 'io' | 'symlink'; readonly path: string; readonly detail: string };
+  | {
+      readonly kind: 'io' | 'symlink';
+      readonly path: string;
+      readonly detail: string;
+      /** The errno code behind an io error (EROFS, ENOSPC...), when there was one. */
+      readonly code?: string | null;
+    };
 
 export interface LockHandle {
   readonly path: string;
@@ -104,7 +110,7 @@ type Removal =
   { readonly kind: 'removed' | 'changed' } | { readonly kind: 'busy'; readonly ownerPid: number };
 
 function ioError(path: string, what: string, error: unknown): LockError {
-  return { kind: 'io', path, detail: `${what}: ${errnoSummary(error)}` };
+  return { kind: 'io', path, detail: `${what}: ${errnoSummary(error)}`, code: errnoCode(error) };
 }
 
 /** The two fields the lock needs from /proc/<pid>/stat, or undefined when gone or garbled. */
@@ -354,4 +360,58 @@ export function acquireLock(
     }
   }
   return err({ kind: 'held', path: lockPath, ownerPid });
+}
+
+/**
+ * Where the companion lock of a state file lives: a tmpfs every process of the container shares
+ * (the entrypoint loop's memgov and the postStart hook's), named after the state file's path.
+ */
+export function companionLockPath(stateFile: string, shmDir = '/dev/shm'): string {
+  const key = createHash('sha256').update(resolve(stateFile)).digest('hex').slice(0, 16);
+  return `${shmDir}/memgov-${key}.lock`;
+}
+
+/** Errors that say the state's storage cannot hold a file now, not that anything is wrong. */
+const STORAGE_CODES: ReadonlySet<string> = new Set(['EROFS', 'ENOSPC', 'EDQUOT', 'EACCES']);
+
+export interface InstanceLock extends LockHandle {
+  /** Why the lock beside the state file could not be taken, when the companion alone guards. */
+  readonly degraded: LockError | null;
+}
+
+/**
+ * The single-instance lock of a daemon: `<stateFile>.lock` (SPEC section 6) and a companion in
+ * `shmDir`, both held. Every instance takes the companion first, so when the state's directory
+ * is read-only or full and cannot hold a lock, or a link was planted at the lock's name, the
+ * companion alone still keeps out a second governor, and memgov governs instead of exiting
+ * (acting matters more than recording). Without
+ * a usable `shmDir` the lock beside the state file alone decides, as before.
+ */
+export function acquireInstanceLock(
+  stateFile: string,
+  options: AcquireLockOptions & { readonly shmDir?: string } = {},
+): Result<InstanceLock, LockError> {
+  const companion = acquireLock(companionLockPath(stateFile, options.shmDir), options);
+  if (companion.isErr() && companion.error.kind === 'held') return err(companion.error);
+  const extra = companion.isOk() ? companion.value : null;
+  const primary = acquireLock(`${stateFile}.lock`, options);
+  if (primary.isOk()) {
+    return ok({
+      path: primary.value.path,
+      pid: primary.value.pid,
+      degraded: null,
+      release: () => {
+        primary.value.release();
+        extra?.release();
+      },
+    });
+  }
+  const failure = primary.error;
+  // A link planted at the lock is never followed, and must not switch the governor off either.
+  const storage = failure.kind === 'io' && STORAGE_CODES.has(failure.code ?? '');
+  if (extra !== null && (storage || failure.kind === 'symlink')) {
+    return ok({ ...extra, degraded: failure });
+  }
+  extra?.release();
+  return err(failure);
 }

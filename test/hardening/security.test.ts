@@ -30,7 +30,7 @@ import { hasExited } from '../../adapters/proc.ts';
 import { readStateFile, writeStateFile } from '../../adapters/state-file.ts';
 import { createTmux } from '../../adapters/tmux.ts';
 import { runArgv } from '../../actors/transports.ts';
-import { Scene } from '../../bench/crash-consistency.support.ts';
+import { checkStateFile, Scene } from '../../bench/crash-consistency.support.ts';
 import { pollUntil } from '../support/daemon.ts';
 
 const REPO = new URL('../..', import.meta.url).pathname;
@@ -71,22 +71,24 @@ function modesUnder(dir: string): Record<string, string> {
 }
 
 describe('symbolic links where memgov writes', () => {
-  it('a link at the state file: start refused, naming the path; the target untouched, no lock left', async () => {
+  it('a link at the state file: moved aside (never followed), memgov starts fresh and governs', async () => {
     const stateFile = join(work, 'state', 'mem_governor_state');
     mkdirSync(join(work, 'state'));
     const target = precious();
     symlinkSync(target, stateFile);
     const daemon = scene.govern({ stateFile, agent: scene.commandAgent() });
-    expect(await daemon.done).toBe(1);
-    expect(daemon.named('cannot read the state file')).toEqual([
-      {
-        path: stateFile,
-        detail: `${stateFile}: is a symbolic link; refusing to follow or replace it`,
-      },
-    ]);
+    const moved = await daemon.first('state file is a symbolic link: moved aside, starting fresh');
+    expect(moved.path).toBe(stateFile);
+    // The link itself was moved, pointing where it did; the target was never read nor written.
+    expect(readlinkSync(String(moved.movedTo))).toBe(target);
+    scene.setRatio(0.75);
+    await scene.ran('compact');
+    await pollUntil('the compact on disk', 10_000, () =>
+      checkStateFile(stateFile).actions.some((a) => a.action === 'compact') ? true : undefined,
+    );
+    expect(lstatSync(stateFile).isSymbolicLink()).toBe(false);
     expect(readFileSync(target, 'utf8')).toBe(PRECIOUS);
-    expect(readlinkSync(stateFile)).toBe(target);
-    expect(existsSync(`${stateFile}.lock`)).toBe(false);
+    expect(await daemon.stop()).toBe(0);
   });
 
   it('a link planted at the state file while governing: the write is refused, the compact still runs', async () => {
@@ -126,18 +128,26 @@ describe('symbolic links where memgov writes', () => {
     expect(readdirSync(dir)).toHaveLength(planted.length + 1);
   });
 
-  it('a link at the lock: start refused, naming the lock; target and state untouched', async () => {
+  it('a link at the lock: never followed; the shared-memory lock guards and memgov governs', async () => {
     const stateFile = join(work, 'state', 'mem_governor_state');
     mkdirSync(join(work, 'state'));
     const target = precious();
     symlinkSync(target, `${stateFile}.lock`);
     const daemon = scene.govern({ stateFile, agent: scene.commandAgent() });
-    expect(await daemon.done).toBe(1);
-    expect(daemon.named('cannot take the instance lock')).toEqual([
-      { detail: `${stateFile}.lock: is a symbolic link; refusing to follow it` },
-    ]);
+    expect(
+      await daemon.first(
+        'no lock beside the state file; a lock in shared memory keeps this the only memgov',
+      ),
+    ).toEqual({ detail: `${stateFile}.lock: is a symbolic link; refusing to follow it` });
+    scene.setRatio(0.75);
+    await scene.ran('compact');
+    // A second memgov on the same state file finds the shared-memory lock held and exits 0.
+    const second = scene.govern({ stateFile, agent: scene.commandAgent() });
+    expect(await second.done).toBe(0);
+    expect(second.named('another memgov already governs here; exiting')).toHaveLength(1);
+    expect(await daemon.stop()).toBe(0);
     expect(readFileSync(target, 'utf8')).toBe(PRECIOUS);
-    expect(existsSync(stateFile)).toBe(false);
+    expect(readlinkSync(`${stateFile}.lock`)).toBe(target);
   });
 
   it("a link as the state file's directory is the operator's path: followed, documented", () => {
