@@ -10,22 +10,21 @@
 // and a new live file is started (the shift stops early at a missing number; see shiftFiles).
 // Files numbered above `keep` (from an older, larger setting) are left alone.
 import {
-  chmodSync,
   constants,
   fchmodSync,
   fstatSync,
   lstatSync,
-  mkdirSync,
   openSync,
   readSync,
   renameSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
 import { agentDataDir } from './config-file.ts';
 import { closeQuietly, errnoCode, errnoSummary } from './errno.ts';
+import { makePrivateDirectory } from './state-file.ts';
 import { sampleOf, traceRecord, type TraceError } from './trace.ts';
 
 export interface JournalOptions {
@@ -139,17 +138,6 @@ function optionsProblem(options: JournalOptions): string | null {
   return null;
 }
 
-/** Creates `dir` and any missing parents, 0700 exactly: mkdir's mode passes through the umask. */
-function makeDirectory(dir: string): void {
-  const target = resolve(dir);
-  const first = mkdirSync(target, { recursive: true, mode: 0o700 });
-  if (first === undefined) return;
-  for (let created = target; ; created = dirname(created)) {
-    chmodSync(created, 0o700);
-    if (created === first || created === dirname(created)) break;
-  }
-}
-
 // Read and write: reading the last byte tells whether a crash left a torn line to step over.
 // (libuv adds O_CLOEXEC itself: an agent memgov launches never inherits the descriptor.)
 const OPEN_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
@@ -179,7 +167,7 @@ function openLive(path: string): Result<LiveFile, JournalError> {
     if (code === 'ELOOP') return err(symlinkError(path));
     if (code !== 'ENOENT') return err(ioError(path, 'cannot open the journal', error));
     try {
-      makeDirectory(dirname(path));
+      makePrivateDirectory(dirname(path));
       fd = openSync(path, OPEN_FLAGS, 0o600);
     } catch (retryError) {
       if (errnoCode(retryError) === 'ELOOP') return err(symlinkError(path));
