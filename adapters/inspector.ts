@@ -6,13 +6,13 @@
 // client. GET / serves a bridge page that frames https://stately.ai/inspect and relays the
 // stream into it; reach it through `kubectl port-forward`. A client that connects late gets
 // every live actor with its current snapshot first. Nothing here retries or keeps a timer.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ResultAsync } from 'neverthrow';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { InspectionEvent } from 'xstate';
 import { errnoSummary } from './errno.ts';
-import { listenOnce, type HttpEndpoint, type ListenError } from './metrics.ts';
+import { serveHttp, type HttpEndpoint, type ListenError } from './metrics.ts';
 
 /** The @statelyai/inspect protocol version these messages follow. */
 const PROTOCOL_VERSION = '0.7.2';
@@ -375,10 +375,10 @@ export function createInspector(options: InspectorOptions): Inspector {
       detail: `cannot load ws: ${errnoSummary(error)}`,
     }))
       .andThen((ws) => {
-        const server = createServer(servePage);
         wss = new ws.WebSocketServer({ noServer: true, maxPayload: 4096 });
-        server.on('upgrade', onUpgrade);
-        return listenOnce(server, options.host, options.port);
+        return serveHttp(servePage, options.host, options.port, (server) =>
+          server.on('upgrade', onUpgrade),
+        );
       })
       .map((bound) => {
         endpoint = bound;

@@ -3,7 +3,7 @@
 // timers of its own), served as text on GET /metrics by a plain node:http server. Also the
 // listen-and-close helper the inspector shares: bind once, report a taken port as a value, never
 // retry, and close every connection on shutdown so nothing keeps the process alive.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { ResultAsync } from 'neverthrow';
@@ -266,6 +266,28 @@ export function listenOnce(
   return ResultAsync.fromPromise(listening, (error) => listenErrorOf(error, host, port));
 }
 
+/**
+ * Creates an HTTP server for `handler` and binds it once. node:http is loaded here, on first use:
+ * a daemon with neither endpoint never loads it (measured: 0.7 MiB of RssAnon, SPEC section 9).
+ */
+export function serveHttp(
+  handler: RequestListener,
+  host: string,
+  port: number,
+  prepare: (server: Server) => void = () => undefined,
+): ResultAsync<HttpEndpoint, ListenError> {
+  return ResultAsync.fromPromise(import('node:http'), (error): ListenError => ({
+    kind: 'failed',
+    host,
+    port,
+    detail: `cannot load node:http: ${errnoSummary(error)}`,
+  })).andThen((http) => {
+    const server = http.createServer(handler);
+    prepare(server);
+    return listenOnce(server, host, port);
+  });
+}
+
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) {
@@ -288,7 +310,7 @@ export function serveMetrics(
   metrics: DaemonMetrics,
   options: { readonly host: string; readonly port: number },
 ): ResultAsync<HttpEndpoint, ListenError> {
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       answer(res, 405, 'text/plain', 'only GET\n');
@@ -302,6 +324,6 @@ export function serveMetrics(
       (text) => answer(res, 200, metrics.contentType, text),
       (error: unknown) => answer(res, 500, 'text/plain', `${errnoSummary(error)}\n`),
     );
-  });
-  return listenOnce(server, options.host, options.port);
+  };
+  return serveHttp(handler, options.host, options.port);
 }
