@@ -66,7 +66,12 @@ function parseFileText(path: string, text: string): Result<unknown, string> {
     const at = `:${where.line}:${where.col}`;
     return err(`${path}${at}: not valid YAML or JSON: ${first.message.split('\n')[0] ?? ''}`);
   }
-  return ok(doc.toJS() as unknown);
+  // toJS resolves aliases: an unknown anchor, or too many aliases (a "billion laughs"), throws.
+  try {
+    return ok(doc.toJS() as unknown);
+  } catch (e) {
+    return err(`${path}: not valid YAML: ${(e as Error).message.split('\n')[0] ?? ''}`);
+  }
 }
 
 /** Reads the config file (if any); an empty file is an empty config. */
@@ -132,7 +137,15 @@ export function loadConfig(sources: ConfigSources): Result<MemgovConfig, string[
     const path = sources.file;
     const fileResult = readConfigFile(path);
     if (fileResult.isErr()) return err([fileResult.error]);
-    layer(fileResult.value, () => path);
+    // A file can hold any structure (objects whose toString is not a function, cycles made with
+    // YAML aliases) that a validator's message may trip over: the file is then refused, by name.
+    try {
+      layer(fileResult.value, () => path);
+    } catch (e) {
+      return err([
+        `${path}: cannot read the settings: ${(e as Error).message.split('\n')[0] ?? ''}`,
+      ]);
+    }
   }
   const envRaw: Record<string, unknown> = policyFromEnv(sources.env);
   const envNames: Record<string, string> = {};

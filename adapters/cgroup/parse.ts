@@ -223,8 +223,9 @@ export function parseProcCgroup(
 ): Result<ProcCgroupEntry[], CgroupError> {
   const entries: ProcCgroupEntry[] = [];
   for (const line of lines(text)) {
-    // The path is everything after the second colon: cgroup names may themselves contain ':'.
-    const match = /^(\d+):([^:]*):(\/.*)$/.exec(line);
+    // The path is everything after the second colon: cgroup names may themselves contain ':',
+    // and any character but '/' and NUL ('\r' too, which a plain '.' would not match).
+    const match = /^(\d+):([^:]*):(\/.*)$/s.exec(line);
     const hierarchyId = match?.[1] === undefined ? undefined : parseCount(match[1]);
     if (match === null || hierarchyId === undefined) {
       return err(garbled(file, 'an "id:controllers:/path" line', line));

@@ -242,14 +242,41 @@ function resolveV1Limit(paths: V1Paths, meminfoPath: string): Result<ResolvedLim
   );
 }
 
+/**
+ * The kernel keeps a cgroup at its hard limit: v1 refuses the charge, v2 reclaims and then
+ * OOM-kills (memory.current overshoots only while a lowered memory.max is being enforced), and no
+ * cgroup is charged more RAM than the host has. Usage past twice such a limit is therefore not a
+ * value the kernel reports but a corrupted or torn file (or a broken /sys emulation), and acting
+ * on it would compact, clear or terminate for nothing. memory.high is only a throttle point, so a
+ * cgroup may really run past it: it is not checked.
+ */
+const IMPLAUSIBLE_LIMIT_MULTIPLE = 2;
+
+function limitFileOf(handle: CgroupHandle, source: LimitSource): string {
+  if (source === 'host') return handle.meminfoPath;
+  if (handle.version === 1) return handle.paths.limit;
+  return source === 'max' ? handle.paths.max : handle.paths.high;
+}
+
 function reading(
   handle: CgroupHandle,
   currentBytes: number,
   inactiveFileBytes: number,
   limit: ResolvedLimit,
   oomKills: number,
-): CgroupReading {
-  return {
+): Result<CgroupReading, CgroupError> {
+  if (
+    limit.limitSource !== 'high' &&
+    currentBytes > IMPLAUSIBLE_LIMIT_MULTIPLE * limit.limitBytes
+  ) {
+    const usageFile = handle.version === 1 ? handle.paths.usage : handle.paths.current;
+    return err({
+      kind: 'garbled',
+      file: usageFile,
+      detail: `usage ${currentBytes} bytes is more than ${IMPLAUSIBLE_LIMIT_MULTIPLE}x the limit ${limit.limitBytes} bytes (${limitFileOf(handle, limit.limitSource)}): no kernel charges a cgroup that far past its limit`,
+    });
+  }
+  return ok({
     version: handle.version,
     dir: handle.dir,
     currentBytes,
@@ -259,11 +286,28 @@ function reading(
     limitBytes: limit.limitBytes,
     limitSource: limit.limitSource,
     oomKills,
-  };
+  });
 }
 
-/** Reads the cgroup once; a missing, unreadable or garbled file is an error naming it. */
+/**
+ * Reads the cgroup once; a missing, unreadable or garbled file is an error naming it. When a
+ * file is missing because its whole directory went (the cgroup was removed), the error says so.
+ */
 export function readCgroup(handle: CgroupHandle): Result<CgroupReading, CgroupError> {
+  return readFiles(handle).orElse((error) =>
+    error.kind === 'missing-file'
+      ? checkDirectory(handle.dir)
+          .mapErr((gone): CgroupError =>
+            gone.kind === 'no-memory-cgroup'
+              ? { ...gone, detail: 'the cgroup directory is gone (removed, or renamed)' }
+              : gone,
+          )
+          .andThen(() => err(error))
+      : err(error),
+  );
+}
+
+function readFiles(handle: CgroupHandle): Result<CgroupReading, CgroupError> {
   // Every file is read back to back even when an earlier one failed: failures are rare, and the
   // error reported is the first in reading order.
   if (handle.version === 2) {
@@ -273,7 +317,7 @@ export function readCgroup(handle: CgroupHandle): Result<CgroupReading, CgroupEr
       readParsed(paths.stat, parseV2InactiveFileBytes),
       resolveV2Limit(paths, handle.meminfoPath),
       readParsed(paths.events, parseV2OomKills),
-    ]).map(([currentBytes, inactiveFileBytes, limit, oomKills]) =>
+    ]).andThen(([currentBytes, inactiveFileBytes, limit, oomKills]) =>
       reading(handle, currentBytes, inactiveFileBytes, limit, oomKills),
     );
   }
@@ -283,7 +327,51 @@ export function readCgroup(handle: CgroupHandle): Result<CgroupReading, CgroupEr
     readParsed(paths.stat, parseV1InactiveFileBytes),
     resolveV1Limit(paths, handle.meminfoPath),
     readParsed(paths.oomControl, parseOomControl),
-  ]).map(([currentBytes, inactiveFileBytes, limit, oomControl]) =>
+  ]).andThen(([currentBytes, inactiveFileBytes, limit, oomControl]) =>
     reading(handle, currentBytes, inactiveFileBytes, limit, oomControl.oomKills),
   );
+}
+
+/** The daemon's view of its cgroup: reads it, and finds it again when a located one moves. */
+export interface CgroupReader {
+  /** The cgroup read now; a located cgroup may have been found again elsewhere. */
+  readonly handle: () => CgroupHandle;
+  /** Reads once; an error names the file at fault (of the cgroup read last). */
+  readonly read: () => Result<CgroupReading, CgroupError>;
+}
+
+export interface CgroupReaderOptions extends OpenCgroupOptions {
+  /** Told when a located cgroup was found again in another directory (for the log). */
+  readonly onMoved?: (fromDir: string, toDir: string) => void;
+}
+
+/**
+ * Opens the cgroup for the daemon. When it was located from /proc/self (no `dir`), a failed read
+ * locates it again: a directory that vanished means this process was moved (the kernel refuses to
+ * remove a cgroup that holds a process), and the new one is read at once. A healthy cgroup is
+ * never abandoned, and a `dir` the user named is never swapped: its failures are reported until
+ * it reads again. Locating costs two small /proc reads, and only on a failed read.
+ */
+export function createCgroupReader(
+  options: CgroupReaderOptions = {},
+): Result<CgroupReader, CgroupError> {
+  return openCgroup(options).map((opened) => {
+    let current = opened;
+    const relocated = (): boolean => {
+      if (options.dir !== undefined) return false;
+      const found = openCgroup({ procRoot: options.procRoot, sysRoot: options.sysRoot });
+      if (found.isErr() || found.value.dir === current.dir) return false;
+      const fromDir = current.dir;
+      current = found.value;
+      options.onMoved?.(fromDir, current.dir);
+      return true;
+    };
+    return {
+      handle: () => current,
+      read: () => {
+        const first = readCgroup(current);
+        return first.isOk() || !relocated() ? first : readCgroup(current);
+      },
+    };
+  });
 }
