@@ -3,14 +3,13 @@
 // exit, or a spent restart budget. Returns the process exit code. The opt-in observers (metrics,
 // inspector) and the decision journal hang off the same hooks that log: none of them has a timer,
 // and none of their failures stops governing.
-import { watch } from 'chokidar';
+import { watch, type FSWatcher } from 'chokidar';
 import { createActor, type AnyStateMachine, type InspectionEvent, type Snapshot } from 'xstate';
 import { formatCgroupError } from '../adapters/cgroup/parse.ts';
 import type { Result } from 'neverthrow';
 import {
-  openCgroup,
-  readCgroup,
-  type CgroupHandle,
+  createCgroupReader,
+  type CgroupReader,
   type CgroupReading,
 } from '../adapters/cgroup/reader.ts';
 import { acquireInstanceLock, formatLockError } from '../adapters/lock.ts';
@@ -121,17 +120,69 @@ function waitForSignal(): { signal: Promise<string>; dispose: () => void } {
   };
 }
 
-function watchEventsFile(handle: CgroupHandle, log: Log) {
-  if (handle.version !== 2) return undefined;
-  const path = handle.paths.events;
+/**
+ * Samples at once when `memory.events` changes (cgroup v2). When the process's cgroup moves, the
+ * watch follows it to the new directory's file.
+ */
+function watchEventsFile(reader: CgroupReader, log: Log, moves: { rewatch?: () => void }) {
   return (onChange: () => void) => {
-    // inotify, never polling: cgroup files have size 0 and a fixed mtime, so polling sees nothing.
-    const watcher = watch(path, { usePolling: false, ignoreInitial: true, persistent: true });
-    watcher.on('change', onChange);
-    watcher.on('error', (error) =>
-      log.warn('watching memory.events failed', { path, detail: String(error) }),
-    );
-    return { close: () => watcher.close() };
+    const start = (): FSWatcher | null => {
+      const handle = reader.handle();
+      if (handle.version !== 2) return null;
+      const path = handle.paths.events;
+      // inotify, never polling: cgroup files have size 0 and a fixed mtime, so polling sees nothing.
+      const watcher = watch(path, { usePolling: false, ignoreInitial: true, persistent: true });
+      watcher.on('change', onChange);
+      watcher.on('error', (error) =>
+        log.warn('watching memory.events failed', { path, detail: String(error) }),
+      );
+      return watcher;
+    };
+    let watcher = start();
+    moves.rewatch = () => {
+      void watcher?.close();
+      watcher = start();
+    };
+    return {
+      close: async () => {
+        moves.rewatch = undefined;
+        await watcher?.close();
+      },
+    };
+  };
+}
+
+/** How often a cgroup read that keeps failing is logged again at error level. */
+const READ_FAILURE_NOTICE_MS = 60_000;
+
+/**
+ * Logs failed cgroup reads without flooding: the first failure at error, repeats at debug with an
+ * error-level reminder a minute, and one line when reads work again. A vanished cgroup retried
+ * every second would otherwise write 3,600 error lines an hour.
+ */
+function readFailureLog(log: Log, now: () => number) {
+  let failingSinceMs: number | null = null;
+  let failures = 0;
+  let noticedAtMs = 0;
+  return {
+    failed(detail: string): void {
+      const nowMs = now();
+      failures++;
+      if (failingSinceMs === null) {
+        failingSinceMs = nowMs;
+        noticedAtMs = nowMs;
+        log.error('cgroup read failed', { detail });
+      } else if (nowMs - noticedAtMs >= READ_FAILURE_NOTICE_MS) {
+        noticedAtMs = nowMs;
+        log.error('cgroup read still failing', { detail, failures, forMs: nowMs - failingSinceMs });
+      } else log.debug('cgroup read failed', { detail });
+    },
+    succeeded(): void {
+      if (failingSinceMs === null) return;
+      log.info('cgroup read recovered', { failures, forMs: now() - failingSinceMs });
+      failingSinceMs = null;
+      failures = 0;
+    },
   };
 }
 
@@ -337,12 +388,20 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   const now = options.now ?? Date.now;
   const { daemon, policy } = config;
 
-  const cgroup = openCgroup(daemon.cgroup === null ? {} : { dir: daemon.cgroup });
+  const moves: { rewatch?: () => void } = {};
+  const cgroup = createCgroupReader({
+    ...(daemon.cgroup === null ? {} : { dir: daemon.cgroup }),
+    onMoved: (fromDir, toDir) => {
+      log.warn('memory cgroup moved: governing the new one', { fromDir, toDir });
+      moves.rewatch?.();
+    },
+  });
   if (cgroup.isErr()) {
     log.error('no memory cgroup to govern', { detail: formatCgroupError(cgroup.error) });
     return 1;
   }
-  const handle = cgroup.value;
+  const reader = cgroup.value;
+  const handle = reader.handle();
 
   const lock = acquireInstanceLock(
     daemon.stateFile,
@@ -393,14 +452,17 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
         ? tmuxLaunchedAgent({ ...launch, tmux, profile, env, cwd: process.cwd() }, log)
         : launchedAgent(launch, log);
   const transport = resolveTransport(daemon.agent, agent.launched);
-  const realRead = (): Result<CgroupReading, string> =>
-    readCgroup(handle).mapErr(formatCgroupError);
+  const realRead = (): Result<CgroupReading, string> => reader.read().mapErr(formatCgroupError);
+  const readFailures = readFailureLog(log, now);
   // The raw reading behind the latest decision, for the journal (a decision keeps only the bytes
   // the policy measured). Sample, decision and report run in one synchronous chain.
   let lastReading: CgroupReading | null = null;
   const read = (): Result<CgroupReading, string> => {
     const reading = options.read ? options.read(realRead) : realRead();
-    if (reading.isOk()) lastReading = reading.value;
+    if (reading.isOk()) {
+      lastReading = reading.value;
+      readFailures.succeeded();
+    }
     return reading;
   };
   const observers = await startObservers(config, env, options.agentCommand, log);
@@ -426,7 +488,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
       sampler: createSamplerLogic({
         read,
         now,
-        ...(handle.version === 2 ? { watchEvents: watchEventsFile(handle, log) } : {}),
+        ...(handle.version === 2 ? { watchEvents: watchEventsFile(reader, log, moves) } : {}),
       }),
       executor: createExecutorLogic({
         perform: createPerform({ config: daemon, transport, agent, log, now, tmux, env, profile }),
@@ -523,7 +585,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
       },
       logReadFailure: ({ event }) => {
         if (event.type !== 'SAMPLER.READ_FAILED') return;
-        log.error('cgroup read failed', { detail: event.detail });
+        readFailures.failed(event.detail);
         metrics?.readFailed();
       },
     },

@@ -153,12 +153,27 @@ async function faultThenRecover(
   const failure = g.failures(faultAt)[0] as LogRecord;
   expect(failure.level).toBe('error');
   expect(String(failure.fields.detail)).toMatch(expectDetail);
+  // Repeats do not flood the log: only the first failure is at error level.
+  expect(
+    new Set(
+      g
+        .failures(faultAt)
+        .slice(1)
+        .map((r) => r.level),
+    ),
+  ).toEqual(new Set(['debug']));
   // No sample got through while the file was bad: nothing was decided on it.
   const repairAt = g.log.records.length;
   expect(g.decisions(faultAt).slice(0, -1)).toEqual([]);
   repair();
   const recovered = await g.waitFor('a decision after the repair', isDecision, repairAt);
   expect(actionOf(recovered)).toBeNull();
+  const back = await g.waitFor(
+    'the recovery',
+    (r) => r.message === 'cgroup read recovered',
+    repairAt,
+  );
+  expect(back.fields.failures).toBeGreaterThanOrEqual(FAILURES_BEFORE_REPAIR);
   g.setRatio(0.75);
   const compact = await g.waitFor(
     'a compact at 75% after the repair',
