@@ -4,6 +4,7 @@
 // to fit in one string.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { err, ok, type Result } from 'neverthrow';
+import { quoteValue } from '../machines/config.ts';
 import type { Sample } from '../machines/policy.ts';
 
 export interface TraceError {
@@ -16,10 +17,6 @@ export function formatTraceError(file: string, e: TraceError): string {
   return e.line === 0 ? `${file}: ${e.detail}` : `${file}:${e.line}: ${e.detail}`;
 }
 
-function clip(text: string): string {
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
-
 function isByteCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
@@ -27,7 +24,7 @@ function isByteCount(value: unknown): value is number {
 function fieldProblem(record: Record<string, unknown>, key: string): string {
   const value = record[key];
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    return `"${key}" must be a number (got ${clip(JSON.stringify(value) ?? 'nothing')})`;
+    return `"${key}" must be a number (got ${quoteValue(value)})`;
   }
   return `"${key}" must not be negative (got ${value})`;
 }
@@ -41,7 +38,9 @@ function parseJson(text: string): unknown {
 }
 
 function notAnObject(text: string, line: number): TraceError {
-  return { line, detail: `not a JSON object: ${clip(text)}` };
+  // Quoted: the line may hold anything (a carriage return, a colour escape) and the message is
+  // printed to a terminal.
+  return { line, detail: `not a JSON object: ${quoteValue(text)}` };
 }
 
 function parseObject(text: string): Record<string, unknown> | undefined {

@@ -281,8 +281,8 @@ async function replayWeek(): Promise<Record<string, unknown>> {
   console.error(
     `trace: ${lines} lines, ${(traceBytes / 1024 ** 2).toFixed(0)} MiB, written in ${Date.now() - writeStart} ms`,
   );
-  // To a file first (how a long replay should be run), then to a pipe (| jq, | grep): the replay
-  // loop is synchronous, so what a pipe cannot take at once waits in memory until the end.
+  // To a file first, then to a pipe (| jq, | grep): the replay writes stdout synchronously and
+  // waits for a slow pipe, so both should peak alike (a queue in memory once reached 680 MiB).
   const outPath = `${scratch}/out.jsonl`;
   const outFd = openSync(outPath, 'w');
   const toFile = await timedReplay(trace, outFd, () => undefined).finally(() => closeSync(outFd));

@@ -1,7 +1,7 @@
 // The daemon's settings beyond the policy: where state and archives live, how to reach the
 // agent, and the supervisor's restart budget. Pure validation; every problem names its key
 // path (`agent.transport`) and the value found.
-import type { ConfigIssue } from './config.ts';
+import { quoteValue, type ConfigIssue } from './config.ts';
 import { DEFAULT_RESTART_BUDGET, type RestartBudget } from './restart-budget.ts';
 
 export type TransportKind = 'none' | 'stdin' | 'command' | 'tmux';
@@ -142,10 +142,6 @@ interface Reader {
   source: string;
 }
 
-function show(value: unknown): string {
-  return JSON.stringify(value) ?? String(value);
-}
-
 function isRecord(value: unknown): value is Raw {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -157,7 +153,7 @@ function complain(reader: Reader, key: string, message: string): void {
 function readString(reader: Reader, key: string, value: unknown, fallback: string): string {
   if (value === undefined) return fallback;
   if (typeof value === 'string' && value !== '') return value;
-  complain(reader, key, `must be a non-empty string (got ${show(value)})`);
+  complain(reader, key, `must be a non-empty string (got ${quoteValue(value)})`);
   return fallback;
 }
 
@@ -172,7 +168,7 @@ function readInt(
   if (value === undefined) return fallback;
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max) return n;
-  complain(reader, key, `must be a whole number from ${min} to ${max} (got ${show(value)})`);
+  complain(reader, key, `must be a whole number from ${min} to ${max} (got ${quoteValue(value)})`);
   return fallback;
 }
 
@@ -180,7 +176,7 @@ function readBool(reader: Reader, key: string, value: unknown, fallback: boolean
   if (value === undefined) return fallback;
   if (value === true || value === 'true' || value === '1') return true;
   if (value === false || value === 'false' || value === '0') return false;
-  complain(reader, key, `must be true or false (got ${show(value)})`);
+  complain(reader, key, `must be true or false (got ${quoteValue(value)})`);
   return fallback;
 }
 
@@ -194,7 +190,7 @@ function readChoice<T extends string>(
   if (value === undefined) return fallback;
   if (typeof value === 'string' && (choices as readonly string[]).includes(value))
     return value as T;
-  complain(reader, key, `must be one of ${choices.join(', ')} (got ${show(value)})`);
+  complain(reader, key, `must be one of ${choices.join(', ')} (got ${quoteValue(value)})`);
   return fallback;
 }
 
@@ -208,7 +204,7 @@ function readEnterKey(reader: Reader, value: unknown, fallback: string | null): 
   complain(
     reader,
     'agent.enterKey',
-    `must be a tmux key name such as Enter or C-m (got ${show(value)})`,
+    `must be a tmux key name such as Enter or C-m (got ${quoteValue(value)})`,
   );
   return fallback;
 }
@@ -225,7 +221,7 @@ function readArgv(reader: Reader, key: string, value: unknown): readonly string[
   complain(
     reader,
     key,
-    `must be a list of arguments, program first, e.g. ["kubectl", "exec", ...]; it never runs through a shell (got ${show(value)})`,
+    `must be a list of arguments, program first, e.g. ["kubectl", "exec", ...]; it never runs through a shell (got ${quoteValue(value)})`,
   );
   return null;
 }
@@ -233,7 +229,7 @@ function readArgv(reader: Reader, key: string, value: unknown): readonly string[
 function readSection(reader: Reader, key: string, value: unknown, known: readonly string[]): Raw {
   if (value === undefined) return {};
   if (!isRecord(value)) {
-    complain(reader, key, `must be a mapping (got ${show(value)})`);
+    complain(reader, key, `must be a mapping (got ${quoteValue(value)})`);
     return {};
   }
   for (const inner of Object.keys(value)) {
@@ -265,7 +261,7 @@ function readEndpoint(
       complain(
         reader,
         `${key}.host`,
-        `must be an address or host name such as 127.0.0.1 or 0.0.0.0 (got ${show(raw.host)})`,
+        `must be an address or host name such as 127.0.0.1 or 0.0.0.0 (got ${quoteValue(raw.host)})`,
       );
   }
   return {
@@ -367,7 +363,7 @@ export function resolveDaemon(
     const value = archiveRaw.paths;
     if (Array.isArray(value) && value.every((p) => typeof p === 'string' && p !== '')) {
       paths = value as string[];
-    } else complain(reader, 'archive.paths', `must be a list of paths (got ${show(value)})`);
+    } else complain(reader, 'archive.paths', `must be a list of paths (got ${quoteValue(value)})`);
   }
 
   const config: DaemonConfig = {

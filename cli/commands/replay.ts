@@ -73,6 +73,7 @@ export function replayCommand(argv: readonly string[], io: CliIo): number {
   let seen = 0;
   const actions = new Map<string, number>();
   let failure: TraceError | null = null;
+  let printing = true;
 
   const read = readLines(tracePath, (text, line) => {
     // Blank lines (a trailing newline, CRLF leftovers) are not samples.
@@ -110,19 +111,34 @@ export function replayCommand(argv: readonly string[], io: CliIo): number {
         reason: d.reason,
       });
     }
-    pending += format(step) + '\n';
-    if (pending.length >= FLUSH_CHARS) {
-      io.out(pending);
-      pending = '';
+    if (printing) {
+      pending += format(step) + '\n';
+      if (pending.length >= FLUSH_CHARS) {
+        io.out(pending);
+        pending = '';
+        const failed = io.outFailure?.() ?? null;
+        if (failed !== null) {
+          printing = false;
+          // A reader that went away (`| head`) wants no more; the HTML file still wants the rest.
+          if (timeline === null || !failed.readerGone) return false;
+        }
+      }
     }
     return true;
   });
-  if (pending !== '') io.out(pending);
+  if (printing && pending !== '') io.out(pending);
+  const outFailure = io.outFailure?.() ?? null;
+  if (outFailure !== null && !outFailure.readerGone) {
+    io.err(`memgov replay: cannot write the output: ${outFailure.detail}\n`);
+    return EXIT_FAILURE;
+  }
   const problem: TraceError | null = read.isErr() ? read.error : failure;
   if (problem !== null) {
     io.err(`memgov replay: ${formatTraceError(tracePath, problem)}\n`);
     return EXIT_FAILURE;
   }
+  // Stopped early because the reader went away: a short read of the trace proves nothing.
+  if (outFailure !== null && timeline === null) return EXIT_OK;
   if (samples === 0) {
     io.err(`memgov replay: ${tracePath}: the trace has no samples\n`);
     return EXIT_FAILURE;

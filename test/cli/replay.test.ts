@@ -98,7 +98,7 @@ describe('memgov replay errors', () => {
   });
 
   it.each([
-    ['not JSON', 'hello', 'not a JSON object: hello'],
+    ['not JSON', 'hello', 'not a JSON object: "hello"'],
     ['no usage', '{"t":1,"limit":5}', 'needs "current" (or "usage") in bytes'],
     ['zero limit', '{"t":1,"current":1,"limit":0}', '"limit" must be above 0'],
     ['negative', '{"t":1,"current":-4,"limit":10}', '"current" must not be negative (got -4)'],
@@ -107,6 +107,29 @@ describe('memgov replay errors', () => {
     const run = await runMain(['replay', join(dir, 't.jsonl')]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`t.jsonl:1: ${message}`);
+  });
+
+  it('quotes a bad line: no raw control character reaches the terminal, no escape cut in half', async () => {
+    const dir = tempFiles({
+      'colour.jsonl': `\x1b[31mred\r\x00\x9b2J\n`,
+      // The first 77 characters of its JSON end inside the escape of the ESC.
+      'long.jsonl': `${'a'.repeat(74)}\x1b[0m${'b'.repeat(40)}\n`,
+    });
+    const colour = await runMain(['replay', join(dir, 'colour.jsonl')]);
+    expect(colour.code).toBe(1);
+    expect(colour.stderr).toBe(
+      `memgov replay: ${join(dir, 'colour.jsonl')}:1: not a JSON object: "\\u001b[31mred\\r\\u0000\\u009b2J"\n`,
+    );
+    const long = await runMain(['replay', join(dir, 'long.jsonl')]);
+    expect(long.stderr).toBe(
+      `memgov replay: ${join(dir, 'long.jsonl')}:1: not a JSON object: "${'a'.repeat(74)}...\n`,
+    );
+    for (const text of [colour.stderr, long.stderr]) {
+      const controls = [...text.slice(0, -1)].filter(
+        (c) => c < ' ' || (c >= '\x7f' && c <= '\x9f'),
+      );
+      expect(controls).toEqual([]);
+    }
   });
 
   it('rejects lines out of time order', async () => {

@@ -152,7 +152,7 @@ describe('memgov replay --html (the bundle)', () => {
     const run = await runMain(['replay', join(dir, 't.jsonl'), '--html', out]);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(
-      `memgov replay: ${join(dir, 't.jsonl')}:2: not a JSON object: nonsense\n`,
+      `memgov replay: ${join(dir, 't.jsonl')}:2: not a JSON object: "nonsense"\n`,
     );
     expect(existsSync(out)).toBe(false);
   });
