@@ -13,7 +13,7 @@
 //
 // Run: npm run build && node --import tsx bench/load.bench.ts
 //   BENCH_LOAD_PART=replay|daemon|both (default both), BENCH_QUICK=1 (1 day, 2 minutes).
-// Prints Markdown for docs/reliability/cgroup-and-load.md; raw figures go to .bench-tmp/load-*.json.
+// Prints Markdown for docs/RELIABILITY.md (Load); raw figures go to .bench-tmp/load-*.json.
 import { spawn } from 'node:child_process';
 import {
   closeSync,

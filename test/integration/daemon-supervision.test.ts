@@ -21,10 +21,15 @@ vi.mock('../../adapters/cgroup/reader.ts', async (importOriginal) => {
   const real = await importOriginal<typeof Reader>();
   return {
     ...real,
-    readCgroup: (...args: Parameters<typeof real.readCgroup>) => {
-      if (faults.readCgroupThrows) throw new Error('injected: readCgroup threw');
-      return real.readCgroup(...args);
-    },
+    // The daemon reads through createCgroupReader: its reads throw when the test says so.
+    createCgroupReader: (...args: Parameters<typeof real.createCgroupReader>) =>
+      real.createCgroupReader(...args).map((reader) => ({
+        handle: reader.handle,
+        read: () => {
+          if (faults.readCgroupThrows) throw new Error('injected: readCgroup threw');
+          return reader.read();
+        },
+      })),
   };
 });
 
