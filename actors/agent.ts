@@ -219,6 +219,12 @@ export interface TmuxLaunchOptions extends LaunchOptions {
   readonly pollMs?: number;
   /** How long a resumed agent is watched for a resume prompt. Default 30000. */
   readonly resumePromptWindowMs?: number;
+  /**
+   * The cgroup's OOM-kill counter now, or null when unreadable. tmux 3.3 loses a dead pane's exit
+   * status now and then (3 of 20 kill -9s here): a counter that rose while the agent ran is then
+   * the evidence of a kernel kill, and the agent is relaunched as after any SIGKILL.
+   */
+  readonly oomKills?: () => number | null;
 }
 
 /**
@@ -255,6 +261,7 @@ export function tmuxLaunchedAgent(options: TmuxLaunchOptions, log: Log): AgentHa
   let stopping = false;
   let backoffMs = options.backoffMs;
   let startedAtMs = 0;
+  let oomKillsAtStart: number | null = null;
   let poller: NodeJS.Timeout | null = null;
   let resolveFinished: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => {
@@ -311,9 +318,21 @@ export function tmuxLaunchedAgent(options: TmuxLaunchOptions, log: Log): AgentHa
     const [, status = '', signal = ''] = shown.unwrapOr('').trim().split('\t');
     await bestEffort(['kill-session', '-t', name]);
     const ranMs = options.now() - startedAtMs;
+    const oomKillsNow = options.oomKills?.() ?? null;
+    const oomKilled =
+      status === '' && signal === '' && oomKillsNow !== null && oomKillsAtStart !== null
+        ? oomKillsNow > oomKillsAtStart
+        : null;
     // As launchedAgent: relaunch after memgov's own tier 3 and after a kernel kill (SIGKILL).
-    const relaunch = !stopping && (expectingExit || signal === '9');
-    log.info('agent exited', { status, signal, ranMs, relaunch, sessionId: lastSessionId });
+    const relaunch = !stopping && (expectingExit || signal === '9' || oomKilled === true);
+    log.info('agent exited', {
+      status,
+      signal,
+      ranMs,
+      relaunch,
+      sessionId: lastSessionId,
+      ...(oomKilled === null ? {} : { statusLost: true, oomKilled }),
+    });
     expectingExit = false;
     if (!relaunch) {
       if (!stopping) resolveFinished(/^\d+$/.test(status) ? Number(status) : 128);
@@ -352,6 +371,7 @@ export function tmuxLaunchedAgent(options: TmuxLaunchOptions, log: Log): AgentHa
   const start = async (argv: readonly string[], resuming: boolean): Promise<void> => {
     if (argv.length === 0 || stopping) return;
     startedAtMs = options.now();
+    oomKillsAtStart = options.oomKills?.() ?? null;
     // One argument would run through `sh -c`; `env` execs the program itself, keeping the pid.
     const command = argv.length === 1 ? ['env', '--', ...argv] : argv;
     const created = await tmux.run([

@@ -449,7 +449,21 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     options.agentCommand.length === 0
       ? attachedAgent({ pid: daemon.agent.pid, pidfile: daemon.agent.pidfile }, log)
       : launchesInTmux(daemon.agent)
-        ? tmuxLaunchedAgent({ ...launch, tmux, profile, env, cwd: process.cwd() }, log)
+        ? tmuxLaunchedAgent(
+            {
+              ...launch,
+              tmux,
+              profile,
+              env,
+              cwd: process.cwd(),
+              oomKills: () =>
+                reader.read().match(
+                  (r) => r.oomKills,
+                  () => null,
+                ),
+            },
+            log,
+          )
         : launchedAgent(launch, log);
   const transport = resolveTransport(daemon.agent, agent.launched);
   const realRead = (): Result<CgroupReading, string> => reader.read().mapErr(formatCgroupError);
