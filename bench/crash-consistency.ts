@@ -13,6 +13,9 @@ import {
   scratchDir,
 } from './support.ts';
 import { runCrashRounds } from './crash-consistency.support.ts';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { companionLockPath } from '../adapters/lock.ts';
 
 function flag(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -54,4 +57,6 @@ try {
   }
 } finally {
   removeScratchDir(workDir);
+  // The last memgov was killed with SIGKILL: its companion lock in /dev/shm names a dead owner.
+  rmSync(companionLockPath(join(workDir, 'state', 'mem_governor_state')), { force: true });
 }
