@@ -16,6 +16,29 @@ import { chargeRestart, type RestartBudget } from './restart-budget.ts';
 
 export type ChildName = 'sampler' | 'governor' | 'executor';
 
+/**
+ * A child's failure, one_for_one: restart it (re-entering its `up` state runs its invoke again)
+ * while the budget allows, else give up. `extra` runs between charging and logging the restart.
+ */
+function restartOrFail(child: ChildName, extra: readonly 'interruptPending'[] = []) {
+  return [
+    {
+      guard: 'withinBudget',
+      target: 'up',
+      reenter: true,
+      actions: [
+        { type: 'chargeRestart', params: { child } },
+        ...extra,
+        { type: 'logRestart', params: { child } },
+      ],
+    },
+    {
+      target: '#supervisor.failed',
+      actions: [{ type: 'recordFailure', params: { child } }],
+    },
+  ] as const;
+}
+
 /** Events children and the composition root send to the supervisor. */
 export type SupervisorEvent =
   | { readonly type: 'SAMPLE'; readonly sample: Sample; readonly oomKills?: number }
@@ -233,21 +256,7 @@ export function createSupervisorMachine(options: SupervisorOptions) {
                   id: 'governor',
                   src: 'governor',
                   input: ({ context }) => ({ resume: context.governor }),
-                  onError: [
-                    {
-                      guard: 'withinBudget',
-                      target: 'up',
-                      reenter: true,
-                      actions: [
-                        { type: 'chargeRestart', params: { child: 'governor' } },
-                        { type: 'logRestart', params: { child: 'governor' } },
-                      ],
-                    },
-                    {
-                      target: '#supervisor.failed',
-                      actions: [{ type: 'recordFailure', params: { child: 'governor' } }],
-                    },
-                  ],
+                  onError: restartOrFail('governor'),
                 },
               },
             },
@@ -260,22 +269,7 @@ export function createSupervisorMachine(options: SupervisorOptions) {
                   id: 'executor',
                   src: 'executor',
                   input: ({ context }) => ({ handedOverSeq: context.handedOverSeq }),
-                  onError: [
-                    {
-                      guard: 'withinBudget',
-                      target: 'up',
-                      reenter: true,
-                      actions: [
-                        { type: 'chargeRestart', params: { child: 'executor' } },
-                        'interruptPending',
-                        { type: 'logRestart', params: { child: 'executor' } },
-                      ],
-                    },
-                    {
-                      target: '#supervisor.failed',
-                      actions: [{ type: 'recordFailure', params: { child: 'executor' } }],
-                    },
-                  ],
+                  onError: restartOrFail('executor', ['interruptPending']),
                 },
               },
             },
@@ -291,38 +285,10 @@ export function createSupervisorMachine(options: SupervisorOptions) {
                     // Re-arm the deadline the governor last asked for (timers are not persisted).
                     firstSampleAtMs: context.governor?.decision?.nextSampleAtMs ?? 0,
                   }),
-                  onError: [
-                    {
-                      guard: 'withinBudget',
-                      target: 'up',
-                      reenter: true,
-                      actions: [
-                        { type: 'chargeRestart', params: { child: 'sampler' } },
-                        { type: 'logRestart', params: { child: 'sampler' } },
-                      ],
-                    },
-                    {
-                      target: '#supervisor.failed',
-                      actions: [{ type: 'recordFailure', params: { child: 'sampler' } }],
-                    },
-                  ],
+                  onError: restartOrFail('sampler'),
                 },
                 on: {
-                  'SAMPLER.CRASHED': [
-                    {
-                      guard: 'withinBudget',
-                      target: 'up',
-                      reenter: true,
-                      actions: [
-                        { type: 'chargeRestart', params: { child: 'sampler' } },
-                        { type: 'logRestart', params: { child: 'sampler' } },
-                      ],
-                    },
-                    {
-                      target: '#supervisor.failed',
-                      actions: [{ type: 'recordFailure', params: { child: 'sampler' } }],
-                    },
-                  ],
+                  'SAMPLER.CRASHED': restartOrFail('sampler'),
                 },
               },
             },
