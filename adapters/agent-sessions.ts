@@ -11,8 +11,8 @@
 // - Aider: `.aider.chat.history.md` in the cwd (or AIDER_CHAT_HISTORY_FILE); `aider
 //   --restore-chat-history` reloads it. Aider has no session id.
 import { createHash } from 'node:crypto';
-import { constants, type Dirent } from 'node:fs';
-import { open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
@@ -20,6 +20,7 @@ import {
   CLAUDE_PROFILE,
   displayCommand,
   isSafeSessionId,
+  readHead,
   resumeCommand as claudeResumeCommand,
   type ClaudeSessionError,
   type Env,
@@ -65,21 +66,6 @@ function home(env: Env): string {
 
 function nonEmpty(value: string | undefined): value is string {
   return value !== undefined && value !== '';
-}
-
-/** Reads up to 64 KiB from the start of a file; undefined when it cannot be read. */
-async function readHead(path: string): Promise<string | undefined> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    const buffer = Buffer.alloc(HEAD_BYTES);
-    const { bytesRead } = await handle.read(buffer, 0, HEAD_BYTES, 0);
-    return buffer.toString('utf8', 0, bytesRead);
-  } catch {
-    return undefined;
-  } finally {
-    await handle?.close().catch(() => undefined);
-  }
 }
 
 /** A string field of a JSON text that may be cut short: parsed whole, else found by pattern. */
@@ -197,7 +183,7 @@ export async function findCodexSession(
   }
   timed.sort((a, b) => b.mtimeMs - a.mtimeMs || (a.path < b.path ? 1 : -1));
   for (const { path, mtimeMs } of timed) {
-    const meta = parseCodexMeta((await readHead(path)) ?? '');
+    const meta = parseCodexMeta((await readHead(path, HEAD_BYTES)) ?? '');
     if (options.cwd !== undefined && meta.cwd !== options.cwd) continue;
     const name = path.slice(path.lastIndexOf('/') + 1);
     const sessionId = meta.id ?? parseRolloutName(name)?.id ?? null;
@@ -297,7 +283,7 @@ export async function findGeminiSession(
       newest = { path, mtimeMs: found.mtimeMs };
   }
   if (newest === null) return ok(null);
-  const sessionId = stringField((await readHead(newest.path)) ?? '', 'sessionId');
+  const sessionId = stringField((await readHead(newest.path, HEAD_BYTES)) ?? '', 'sessionId');
   return ok({ profile: 'gemini', sessionId, cwd, ...newest });
 }
 

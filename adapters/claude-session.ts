@@ -725,21 +725,34 @@ export async function findClearedSession(
   return ok(clearedSessionId(entries, session.sessionId, sinceMs));
 }
 
-/** The sessionId of the first record of a legacy `agent-*.jsonl`, reading at most 64 KiB. */
-async function firstRecordSessionId(path: string): Promise<string | undefined> {
+/**
+ * Reads up to `maxBytes` from the start of a file (O_NONBLOCK: a FIFO planted in a session
+ * directory never blocks the read); undefined when it cannot be read.
+ */
+export async function readHead(path: string, maxBytes: number): Promise<string | undefined> {
   let handle: FileHandle | undefined;
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    const buffer = Buffer.alloc(FIRST_LINE_BYTES);
-    const { bytesRead } = await handle.read(buffer, 0, FIRST_LINE_BYTES, 0);
-    const text = buffer.toString('utf8', 0, bytesRead);
-    const newline = text.indexOf('\n');
-    const value: unknown = JSON.parse(newline === -1 ? text : text.slice(0, newline));
-    return isRecord(value) && typeof value.sessionId === 'string' ? value.sessionId : undefined;
+    const buffer = Buffer.alloc(maxBytes);
+    const { bytesRead } = await handle.read(buffer, 0, maxBytes, 0);
+    return buffer.toString('utf8', 0, bytesRead);
   } catch {
     return undefined;
   } finally {
     await handle?.close().catch(() => undefined);
+  }
+}
+
+/** The sessionId of the first record of a legacy `agent-*.jsonl`, reading at most 64 KiB. */
+async function firstRecordSessionId(path: string): Promise<string | undefined> {
+  const text = await readHead(path, FIRST_LINE_BYTES);
+  if (text === undefined) return undefined;
+  const newline = text.indexOf('\n');
+  try {
+    const value: unknown = JSON.parse(newline === -1 ? text : text.slice(0, newline));
+    return isRecord(value) && typeof value.sessionId === 'string' ? value.sessionId : undefined;
+  } catch {
+    return undefined;
   }
 }
 
