@@ -122,13 +122,25 @@ export interface LaunchOptions {
   readonly now: () => number;
 }
 
+/** The delay before each relaunch: doubles per quick failure up to maxBackoffMs; a run longer
+ * than healthyAfterMs starts it over. */
+function relaunchDelays(options: LaunchOptions): (ranMs: number) => number {
+  let nextMs = options.backoffMs;
+  return (ranMs) => {
+    if (ranMs > options.healthyAfterMs) nextMs = options.backoffMs;
+    const delayMs = nextMs;
+    nextMs = Math.min(options.maxBackoffMs, nextMs * 2);
+    return delayMs;
+  };
+}
+
 /** Launches the agent in its own process group and keeps it running as the policy requires. */
 export function launchedAgent(options: LaunchOptions, log: Log): AgentHandle {
   let child: ChildProcess | null = null;
   let identity: ProcessIdentity | null = null;
   let expectingExit = false;
   let stopping = false;
-  let backoffMs = options.backoffMs;
+  const relaunchDelay = relaunchDelays(options);
   let startedAtMs = 0;
   let resolveFinished: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => {
@@ -166,9 +178,7 @@ export function launchedAgent(options: LaunchOptions, log: Log): AgentHandle {
         resolveFinished(code ?? 128);
         return;
       }
-      if (ranMs > options.healthyAfterMs) backoffMs = options.backoffMs;
-      const delayMs = backoffMs;
-      backoffMs = Math.min(options.maxBackoffMs, backoffMs * 2);
+      const delayMs = relaunchDelay(ranMs);
       log.info('relaunching agent', { delayMs });
       setTimeout(start, delayMs);
     });
@@ -259,7 +269,7 @@ export function tmuxLaunchedAgent(options: TmuxLaunchOptions, log: Log): AgentHa
   let lastSessionId: string | null = null;
   let expectingExit = false;
   let stopping = false;
-  let backoffMs = options.backoffMs;
+  const relaunchDelay = relaunchDelays(options);
   let startedAtMs = 0;
   let oomKillsAtStart: number | null = null;
   let poller: NodeJS.Timeout | null = null;
@@ -338,9 +348,7 @@ export function tmuxLaunchedAgent(options: TmuxLaunchOptions, log: Log): AgentHa
       if (!stopping) resolveFinished(/^\d+$/.test(status) ? Number(status) : 128);
       return;
     }
-    if (ranMs > options.healthyAfterMs) backoffMs = options.backoffMs;
-    const delayMs = backoffMs;
-    backoffMs = Math.min(options.maxBackoffMs, backoffMs * 2);
+    const delayMs = relaunchDelay(ranMs);
     const resumed = profile.resumeArgv(options.argv, lastSessionId);
     log.info('relaunching agent', { delayMs, command: resumed ?? options.argv });
     setTimeout(() => void start(resumed ?? options.argv, resumed !== null), delayMs);
