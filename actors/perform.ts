@@ -16,6 +16,7 @@ import {
 import { typeCommand, type Tmux } from '../adapters/tmux.ts';
 import type { DaemonConfig, TransportKind } from '../machines/daemon-config.ts';
 import type { PendingAction } from '../machines/records.ts';
+import { TIER_OF_ACTION } from '../machines/policy.ts';
 import type { AgentHandle } from './agent.ts';
 import type { PerformResult } from './executor.ts';
 import type { Log } from './log.ts';
@@ -213,7 +214,7 @@ async function archiveAll(
     extraManifest: {
       ...profileExtra,
       seq: request.seq,
-      tier: request.action === 'archive-terminate' ? 3 : request.action === 'clear' ? 2 : 1,
+      tier: TIER_OF_ACTION[request.action],
       ratio: request.ratio,
       usedBytes: request.usedBytes,
       limitBytes: request.limitBytes,

@@ -49,7 +49,7 @@ import {
   stateString,
   type GovernorContext,
 } from '../machines/governor.machine.ts';
-import { usedBytesOf, type Decision } from '../machines/policy.ts';
+import { TIER_OF_ACTION, usedBytesOf, type Decision } from '../machines/policy.ts';
 import { tierOf } from '../machines/records.ts';
 import { createSupervisorMachine, type SupervisorContext } from '../machines/supervisor.machine.ts';
 import { attachedAgent, launchedAgent, tmuxLaunchedAgent, type AgentHandle } from './agent.ts';
@@ -377,12 +377,6 @@ async function startObservers(
   };
 }
 
-const TIER_OF_ACTION: Readonly<Record<string, number>> = {
-  compact: 1,
-  clear: 2,
-  'archive-terminate': 3,
-};
-
 export async function runDaemon(options: DaemonOptions): Promise<number> {
   const { config, log } = options;
   const now = options.now ?? Date.now;
@@ -579,7 +573,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
         const action = record?.action ?? 'unknown';
         metrics?.actionFinished({
           action,
-          tier: TIER_OF_ACTION[action] ?? 0,
+          tier: record === undefined ? 0 : TIER_OF_ACTION[record.action],
           outcome: event.outcome,
           durationMs: event.durationMs,
         });

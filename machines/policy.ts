@@ -12,6 +12,13 @@ export interface Sample {
 }
 
 export type Action = 'compact' | 'clear' | 'archive-terminate';
+
+/** The rung of the ladder each action is (SPEC section 3). */
+export const TIER_OF_ACTION: Readonly<Record<Action, 1 | 2 | 3>> = {
+  compact: 1,
+  clear: 2,
+  'archive-terminate': 3,
+};
 export type Speed = 'relaxed' | 'fast' | 'urgent';
 export type LadderState = 'idle' | 'compacted' | 'cleared';
 
