@@ -1,6 +1,6 @@
 // Node's fs and process errors, reduced to what memgov reports: the errno code to branch on,
-// a one-line summary for messages that name the path themselves, and the clean-up calls whose
-// failure must never escape a failure path.
+// a one-line summary for messages that name the path themselves, the clean-up calls whose
+// failure must never escape a failure path, and the synchronous wait their retries use.
 import { closeSync, unlinkSync } from 'node:fs';
 
 export function errnoCode(error: unknown): string | undefined {
@@ -30,4 +30,14 @@ export function unlinkQuietly(path: string): void {
   } catch {
     // Best effort by design.
   }
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Blocks the thread for `ms` (Atomics.wait is the one synchronous sleep): for retries inside
+ * synchronous code (a busy cgroup being removed, a lock takeover, a full pipe).
+ */
+export function sleepSync(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms);
 }

@@ -26,7 +26,7 @@ import {
 } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
-import { closeQuietly, errnoCode, errnoSummary, unlinkQuietly } from './errno.ts';
+import { closeQuietly, errnoCode, errnoSummary, sleepSync, unlinkQuietly } from './errno.ts';
 import { readProcStat } from './proc.ts';
 import { makePrivateDirectory } from './state-file.ts';
 
@@ -215,11 +215,6 @@ function sameFile(a: Seen, b: Seen): boolean {
   return a.content === b.content && a.ino === b.ino;
 }
 
-/** Blocks the thread for `ms`: the caller is synchronous, and only a takeover in flight waits. */
-function pause(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 /** Holding the guard for `seen`: re-checks the file, moves it aside, checks what moved, deletes. */
 function moveStaleAside(path: string, seen: Seen, ctx: Context): Result<Removal, LockError> {
   const again = inspect(path);
@@ -356,7 +351,8 @@ export function acquireLock(
     if (removal.isErr()) return err(removal.error);
     if (removal.value.kind === 'busy') {
       ownerPid = removal.value.ownerPid;
-      pause(2 * attempt);
+      // Synchronous caller; only a takeover in flight waits.
+      sleepSync(2 * attempt);
     }
   }
   return err({ kind: 'held', path: lockPath, ownerPid });

@@ -1,7 +1,7 @@
 // The CLI's window on the world: commands write through this so tests can capture output and
 // exit codes without spawning processes.
 import { writeSync } from 'node:fs';
-import { errnoCode, errnoSummary } from '../adapters/errno.ts';
+import { errnoCode, errnoSummary, sleepSync } from '../adapters/errno.ts';
 
 /** Why standard output takes no more: its reader went away (EPIPE, `| head`), or another error. */
 export type OutFailure =
@@ -27,13 +27,12 @@ const STDOUT_FD = 1;
 /** Backoff while a non-blocking pipe is full: short at first, so a fast reader costs little. */
 const FIRST_RETRY_MS = 1;
 const LONGEST_RETRY_MS = 32;
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * Standard output written synchronously: a command that loops without yielding (replay) waits
  * for a slow reader here instead of queueing all it prints in memory, as process.stdout does for
  * a pipe. The pipe may be non-blocking (process.stderr, when it shares the pipe, makes it so):
- * EAGAIN then sleeps (Atomics.wait is the one synchronous sleep) and tries again.
+ * EAGAIN then sleeps synchronously and tries again.
  */
 function createStdout(): { write: (text: string) => void; failure: () => OutFailure | null } {
   let failure: OutFailure | null = null;
@@ -49,7 +48,7 @@ function createStdout(): { write: (text: string) => void; failure: () => OutFail
       } catch (error) {
         const code = errnoCode(error);
         if (code === 'EAGAIN') {
-          Atomics.wait(sleepCell, 0, 0, retryMs);
+          sleepSync(retryMs);
           retryMs = Math.min(retryMs * 2, LONGEST_RETRY_MS);
         } else if (code !== 'EINTR') {
           failure =

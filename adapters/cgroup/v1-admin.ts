@@ -2,7 +2,7 @@
 // the reaction benchmark. Only children of memgov's own memory cgroup are ever touched.
 import { accessSync, constants, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { err, ok, type Result } from 'neverthrow';
-import { errnoCode, errnoSummary } from '../errno.ts';
+import { errnoCode, errnoSummary, sleepSync } from '../errno.ts';
 import { formatCgroupError } from './parse.ts';
 import { openCgroup } from './reader.ts';
 
@@ -48,7 +48,8 @@ export function moveInto(dir: string, pid: number): Result<void, string> {
   }
 }
 
-function tasksOf(dir: string): number[] {
+/** The processes in the cgroup now (`cgroup.procs`); empty when it cannot be read. */
+export function tasksOf(dir: string): number[] {
   try {
     return readFileSync(`${dir}/cgroup.procs`, 'utf8')
       .split('\n')
@@ -75,7 +76,7 @@ export function removeChildCgroup(dir: string, parentDir: string): Result<void, 
       if (code === 'ENOENT') return ok(undefined);
       if (code !== 'EBUSY') return err(`cannot remove cgroup ${dir}: ${errnoSummary(error)}`);
       // EBUSY: a task is still leaving; wait a little (synchronously: this runs on exit paths).
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      sleepSync(10);
     }
   }
   return err(`cannot remove cgroup ${dir}: still busy after 2 s`);
