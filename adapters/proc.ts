@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { err, ok, type Result } from 'neverthrow';
+import { quoteValue } from '../machines/config.ts';
 import { errnoCode, errnoSummary } from './errno.ts';
 
 /** The fields of /proc/PID/stat that memgov uses. */
@@ -70,11 +71,6 @@ const PGRP_INDEX = 2;
 const SESSION_INDEX = 3;
 const STARTTIME_INDEX = 19;
 
-function clip(text: string): string {
-  const oneLine = JSON.stringify(text);
-  return oneLine.length > 80 ? `${oneLine.slice(0, 77)}...` : oneLine;
-}
-
 function unsignedField(fields: readonly string[], index: number): number | undefined {
   const text = fields[index];
   if (text === undefined || !/^\d{1,16}$/.test(text)) return undefined;
@@ -89,7 +85,7 @@ function unsignedField(fields: readonly string[], index: number): number | undef
  */
 export function parseProcStat(text: string): Result<ProcStat, ProcError> {
   const garbled = (pid: number, why: string): Result<ProcStat, ProcError> =>
-    err({ kind: 'garbled', pid, detail: `${why}: ${clip(text)}` });
+    err({ kind: 'garbled', pid, detail: `${why}: ${quoteValue(text)}` });
   const open = text.indexOf(' (');
   const close = text.lastIndexOf(')');
   const pidText = open === -1 ? '' : text.slice(0, open);

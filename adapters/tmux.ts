@@ -9,6 +9,7 @@
 // timeout, and every failure is a value: a vanished server or pane is `failed`, never a throw.
 import { execFile, type ExecFileException } from 'node:child_process';
 import { err, ok, ResultAsync, type Result } from 'neverthrow';
+import { quoteValue } from '../machines/config.ts';
 
 export interface TmuxServerOptions {
   /** `-L NAME`: a named server in tmux's socket directory (tests use one of their own). */
@@ -67,11 +68,6 @@ const KEY_NAME =
 function oneLine(text: string): string {
   const line = text.trim().replace(/\s+/g, ' ');
   return line.length > STDERR_CHARS ? `${line.slice(0, STDERR_CHARS - 3)}...` : line;
-}
-
-function clipText(text: string): string {
-  const quoted = JSON.stringify(text);
-  return quoted.length > 80 ? `${quoted.slice(0, 77)}..."` : quoted;
 }
 
 /** Why `text` cannot be typed literally, or null when it can. */
@@ -213,7 +209,7 @@ export function createTmux(options: TmuxServerOptions = {}): Tmux {
     },
     sendKey: (target, key) => {
       const problem =
-        checkTarget(target) ?? (KEY_NAME.test(key) ? null : `${clipText(key)} is not a key name`);
+        checkTarget(target) ?? (KEY_NAME.test(key) ? null : `${quoteValue(key)} is not a key name`);
       if (problem !== null) return badInput(problem);
       return run(['send-keys', '-t', target, key]).map(() => {});
     },
@@ -429,7 +425,7 @@ export async function typeCommand(
     const typing =
       (await press(() => tmux.sendKey(target, o.clearKey))) ??
       (await press(() => tmux.sendLiteral(target, text)));
-    if (typing !== null) return failed(`typing ${clipText(text)}: ${typing}`);
+    if (typing !== null) return failed(`typing ${quoteValue(text)}: ${typing}`);
     await pause(o.enterDelayMs, o.signal);
     if (o.signal?.aborted === true) {
       // Best effort: leave no half-sent command behind for a later Enter to submit.
@@ -465,9 +461,9 @@ export async function typeCommand(
   if (first.kind === 'aborted') return stopped('while verifying the command was taken');
   if (first.kind === 'pane-gone') return failed(first.detail);
   if (first.kind === 'met') {
-    return { outcome: 'ok', detail: detail(`typed ${clipText(text)}; taken on the first Enter`) };
+    return { outcome: 'ok', detail: detail(`typed ${quoteValue(text)}; taken on the first Enter`) };
   }
-  const notTaken = `typed ${clipText(text)}; not taken ${first.waitedMs} ms after ${o.enterKey}`;
+  const notTaken = `typed ${quoteValue(text)}; not taken ${first.waitedMs} ms after ${o.enterKey}`;
   if (!(await ask(o.isIdle)).yes) {
     // Busy, perhaps with this very command: an Enter now could queue a second copy.
     const late = await waitFor(o.taken, o.verifyDeadlineMs);
@@ -492,7 +488,7 @@ export async function typeCommand(
   // Leave no stale command in the input box for a later Enter to submit.
   const cleared = await press(() => tmux.sendKey(target, o.clearKey));
   return failed(
-    `typed ${clipText(text)} but not taken after one Enter retry; ${cleared === null ? 'cleared the line' : `the line could not be cleared: ${cleared}`}`,
+    `typed ${quoteValue(text)} but not taken after one Enter retry; ${cleared === null ? 'cleared the line' : `the line could not be cleared: ${cleared}`}`,
   );
 }
 
