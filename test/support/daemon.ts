@@ -11,6 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import {
   createChildCgroup,
   removeChildCgroup,
+  tasksOf,
   writableV1Parent,
 } from '../../adapters/cgroup/v1-admin.ts';
 import {
@@ -86,17 +87,6 @@ export function isGone(pid: number): boolean {
 /** Our own v1 memory cgroup when children can be created in it; else why not (tests skip). */
 export const cgroupParent = writableV1Parent();
 
-function pidsIn(dir: string): number[] {
-  try {
-    return readFileSync(`${dir}/cgroup.procs`, 'utf8')
-      .split('\n')
-      .filter((line) => line !== '')
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
-
 function oomKillsIn(dir: string): number {
   const match = /^oom_kill (\d+)$/m.exec(readFileSync(`${dir}/memory.oom_control`, 'utf8'));
   if (match?.[1] === undefined) throw new Error(`${dir}/memory.oom_control has no oom_kill line`);
@@ -121,7 +111,7 @@ export function createTestCgroup(cleanup: Cleanup, limitBytes: number): TestCgro
   const name = `memgov-it-${process.pid}-${randomBytes(4).toString('hex')}`;
   const dir = createChildCgroup(parent, name, limitBytes)._unsafeUnwrap();
   cleanup.add(async () => {
-    for (const pid of pidsIn(dir)) {
+    for (const pid of tasksOf(dir)) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -129,11 +119,11 @@ export function createTestCgroup(cleanup: Cleanup, limitBytes: number): TestCgro
       }
     }
     await pollUntil(`the processes in ${dir} to exit`, 5_000, () =>
-      pidsIn(dir).every(isGone) ? true : undefined,
+      tasksOf(dir).every(isGone) ? true : undefined,
     );
     removeChildCgroup(dir, parent)._unsafeUnwrap();
   });
-  return { dir, limitBytes, pids: () => pidsIn(dir), oomKills: () => oomKillsIn(dir) };
+  return { dir, limitBytes, pids: () => tasksOf(dir), oomKills: () => oomKillsIn(dir) };
 }
 
 /** One JSON log line of memgov (tslog: `message`, `level`, then the record's fields). */
