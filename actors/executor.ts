@@ -4,6 +4,7 @@
 import { fromCallback } from 'xstate';
 import type { ActionOutcome, PendingAction } from '../machines/records.ts';
 import type { ExecuteCommand } from '../machines/supervisor.machine.ts';
+import { errorMessage } from '../lib/errors.ts';
 
 export interface PerformResult {
   readonly outcome: ActionOutcome;
@@ -51,7 +52,7 @@ export function createExecutorLogic(ports: ExecutorPorts) {
       ports.perform(request, abort.signal).then(finish, (error: unknown) =>
         finish({
           outcome: 'failed',
-          detail: error instanceof Error ? error.message : String(error),
+          detail: errorMessage(error),
         }),
       );
     };

@@ -22,6 +22,7 @@ import type { PerformResult } from './executor.ts';
 import type { Log } from './log.ts';
 import { profileFor, type AgentProfile, type RungProbe } from './profiles.ts';
 import { runArgv, typeLine } from './transports.ts';
+import { pause } from '../lib/time.ts';
 
 export interface PerformDeps {
   readonly config: DaemonConfig;
@@ -55,18 +56,6 @@ async function agentIdentity(deps: PerformDeps): Promise<ProcessIdentity | null>
 
 function paneTarget(deps: PerformDeps): string | null {
   return deps.agent.pane?.() ?? deps.config.agent.tmuxTarget;
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** Types the rung's command into the agent's pane, then follows it until it finished. */

@@ -5,6 +5,7 @@ import { fromCallback } from 'xstate';
 import type { SamplerCommand } from '../machines/supervisor.machine.ts';
 import type { CgroupReading } from '../adapters/cgroup/reader.ts';
 import type { Result } from 'neverthrow';
+import { errorMessage } from '../lib/errors.ts';
 
 export interface SamplerPorts {
   /** One consistent reading of the cgroup; returns errors as values (a throw is a crash). */
@@ -35,7 +36,7 @@ export function createSamplerLogic(ports: SamplerPorts) {
           stopped = true;
           sendBack({
             type: 'SAMPLER.CRASHED',
-            detail: error instanceof Error ? error.message : String(error),
+            detail: errorMessage(error),
           });
         }
       };

@@ -27,6 +27,7 @@ import {
   type ResumeCommand,
 } from './claude-session.ts';
 import { errnoCode, errnoSummary } from './errno.ts';
+import { isRecord } from '../lib/record.ts';
 
 export type AgentProfile = 'claude-code' | 'codex' | 'gemini' | 'aider';
 
@@ -50,10 +51,6 @@ const DEFAULT_CODEX_SCAN = 200;
 const ROLLOUT =
   /^rollout-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})-([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\.jsonl$/;
 const GEMINI_CHAT = /^session-.+\.jsonl?$/;
-
-function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function isMissing(error: unknown): boolean {
   const code = errnoCode(error);

@@ -38,6 +38,7 @@ import { err, ok, type Result } from 'neverthrow';
 import { errnoCode, errnoSummary } from './errno.ts';
 import { hasExited, readProcStat } from './proc.ts';
 import { makePrivateDirectory } from './state-file.ts';
+import { isRecord } from '../lib/record.ts';
 
 /**
  * Why a path is not in the archive. Only `deadline` and `unreadable` make it incomplete: the
@@ -569,10 +570,6 @@ async function publish(tmp: string, root: string, name: string): Promise<string>
     return dir;
   }
   throw new ArchiveFailure({ kind: 'io', path: join(root, name), detail: 'every name is taken' });
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isManifestFile(value: unknown): value is ManifestFile {

@@ -20,6 +20,7 @@ import { basename, isAbsolute, join } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
 import { errnoCode, errnoSummary } from './errno.ts';
 import type { ProcessIdentity } from './proc.ts';
+import { isRecord } from '../lib/record.ts';
 
 /** Environment variables, as `CliIo.env` holds them. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -133,10 +134,6 @@ const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const TRANSCRIPT_NAME = /^(.+)\.jsonl$/;
 // eslint-disable-next-line no-control-regex -- ANSI escapes are what this matches
 const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
-
-function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function ioError(path: string, error: unknown): ClaudeSessionError {
   return { kind: 'io', path, detail: errnoSummary(error) };

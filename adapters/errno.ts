@@ -2,6 +2,7 @@
 // a one-line summary for messages that name the path themselves, the clean-up calls whose
 // failure must never escape a failure path, and the synchronous wait their retries use.
 import { closeSync, unlinkSync } from 'node:fs';
+import { errorMessage } from '../lib/errors.ts';
 
 export function errnoCode(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
@@ -10,7 +11,7 @@ export function errnoCode(error: unknown): string | undefined {
 
 /** Node's message up to the path it repeats, on one line: `EACCES: permission denied`. */
 export function errnoSummary(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return (message.split(', ')[0] ?? message).replace(/\s+/g, ' ');
 }
 

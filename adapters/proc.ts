@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { err, ok, type Result } from 'neverthrow';
-import { quoteValue } from '../machines/config.ts';
+import { quoteValue } from '../lib/quote.ts';
 import { errnoCode, errnoSummary } from './errno.ts';
 
 /** The fields of /proc/PID/stat that memgov uses. */

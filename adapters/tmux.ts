@@ -9,7 +9,9 @@
 // timeout, and every failure is a value: a vanished server or pane is `failed`, never a throw.
 import { execFile, type ExecFileException } from 'node:child_process';
 import { err, ok, ResultAsync, type Result } from 'neverthrow';
-import { quoteValue } from '../machines/config.ts';
+import { quoteValue } from '../lib/quote.ts';
+import { pause } from '../lib/time.ts';
+import { errorMessage } from '../lib/errors.ts';
 
 export interface TmuxServerOptions {
   /** `-L NAME`: a named server in tmux's socket directory (tests use one of their own). */
@@ -168,7 +170,7 @@ export function createTmux(options: TmuxServerOptions = {}): Tmux {
           );
         } catch (error) {
           // execFile throws synchronously only for arguments it cannot pass (a NUL byte).
-          const why = error instanceof Error ? error.message : String(error);
+          const why = errorMessage(error);
           settle(
             { kind: 'bad-input', detail: `tmux ${args[0] ?? ''} not run: ${oneLine(why)}` },
             '',
@@ -296,28 +298,11 @@ type Waited =
   | { readonly kind: 'aborted' }
   | { readonly kind: 'pane-gone'; readonly detail: string };
 
-/** Resolves after `ms`, or at once when `signal` aborts; never rejects. */
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted === true) {
-      resolve();
-      return;
-    }
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.max(0, ms));
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 async function ask(predicate: Predicate): Promise<{ yes: boolean; error?: string }> {
   try {
     return { yes: (await predicate()) === true };
   } catch (error) {
-    return { yes: false, error: oneLine(error instanceof Error ? error.message : String(error)) };
+    return { yes: false, error: oneLine(errorMessage(error)) };
   }
 }
 

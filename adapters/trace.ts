@@ -4,7 +4,7 @@
 // to fit in one string.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { err, ok, type Result } from 'neverthrow';
-import { quoteValue } from '../machines/config.ts';
+import { quoteValue } from '../lib/quote.ts';
 import type { Sample } from '../machines/policy.ts';
 
 export interface TraceError {

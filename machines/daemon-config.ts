@@ -1,8 +1,10 @@
 // The daemon's settings beyond the policy: where state and archives live, how to reach the
 // agent, and the supervisor's restart budget. Pure validation; every problem names its key
 // path (`agent.transport`) and the value found.
-import { quoteValue, type ConfigIssue } from './config.ts';
+import { quoteValue } from '../lib/quote.ts';
+import type { ConfigIssue } from './config.ts';
 import { DEFAULT_RESTART_BUDGET, type RestartBudget } from './restart-budget.ts';
+import { isRecord } from '../lib/record.ts';
 
 export type TransportKind = 'none' | 'stdin' | 'command' | 'tmux';
 export type ProfileName = 'generic' | 'claude-code' | 'codex' | 'gemini' | 'aider';
@@ -140,10 +142,6 @@ type Raw = Readonly<Record<string, unknown>>;
 interface Reader {
   issues: ConfigIssue[];
   source: string;
-}
-
-function isRecord(value: unknown): value is Raw {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function complain(reader: Reader, key: string, message: string): void {

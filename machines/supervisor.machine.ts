@@ -13,6 +13,7 @@ import { createGovernorMachine, type GovernorContext } from './governor.machine.
 import type { ActionOutcome, PendingAction } from './records.ts';
 import type { Sample } from './policy.ts';
 import { chargeRestart, type RestartBudget } from './restart-budget.ts';
+import { errorMessage } from '../lib/errors.ts';
 
 export type ChildName = 'sampler' | 'governor' | 'executor';
 
@@ -100,10 +101,6 @@ function newActionOf(event: SupervisorEvent): PendingAction | null {
   return { seq, action, atMs, ratio, usedBytes, limitBytes };
 }
 
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** Side effects the composition root provides; the defaults do nothing (tests, diagrams). */
 const noop = (): void => undefined;
 
@@ -168,7 +165,7 @@ export function createSupervisorMachine(options: SupervisorOptions) {
           detail:
             event.type === 'SAMPLER.CRASHED'
               ? event.detail
-              : describeError((event as unknown as { error?: unknown }).error),
+              : errorMessage((event as unknown as { error?: unknown }).error),
         },
       })),
       advanceClock: assign(({ context, event }) => {

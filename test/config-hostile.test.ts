@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../adapters/config-file.ts';
-import { quoteValue } from '../machines/config.ts';
+import { quoteValue } from '../lib/quote.ts';
 import { Cleanup, tempDir } from './support/daemon.ts';
 
 const cleanup = new Cleanup();

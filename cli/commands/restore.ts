@@ -20,6 +20,7 @@ import type { ResumeCommand } from '../../adapters/claude-session.ts';
 import { errnoCode, errnoSummary } from '../../adapters/errno.ts';
 import { parseArgs } from '../args.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
+import { isRecord } from '../../lib/record.ts';
 
 export const RESTORE_HELP = `Usage: memgov restore ARCHIVE [--force] [--json] [--dry-run]
 
@@ -101,10 +102,6 @@ const DIR_MODE = 0o700;
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 const STAGE_FLAGS =
   constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-
-function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function failure(path: string, error: unknown): Failure {
   return { path, detail: errnoSummary(error) };
