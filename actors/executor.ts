@@ -22,7 +22,7 @@ export interface ExecutorPorts {
 }
 
 export function createExecutorLogic(ports: ExecutorPorts) {
-  return fromCallback<ExecuteCommand, { handedOverSeq: number }>(({ sendBack, receive }) => {
+  return fromCallback<ExecuteCommand>(({ sendBack, receive }) => {
     const queue: PendingAction[] = [];
     let current: { request: PendingAction; abort: AbortController } | null = null;
     let stopped = false;

@@ -49,7 +49,7 @@ import {
   stateString,
   type GovernorContext,
 } from '../machines/governor.machine.ts';
-import { TIER_OF_ACTION, usedBytesOf, type Decision } from '../machines/policy.ts';
+import { TIER_OF_ACTION, type Decision } from '../machines/policy.ts';
 import { tierOf } from '../machines/records.ts';
 import { createSupervisorMachine, type SupervisorContext } from '../machines/supervisor.machine.ts';
 import { attachedAgent, launchedAgent, tmuxLaunchedAgent, type AgentHandle } from './agent.ts';
@@ -86,7 +86,6 @@ interface PersistedSystem {
   readonly value?: unknown;
   readonly context?: {
     readonly governor?: GovernorContext | null;
-    readonly handedOverSeq?: number;
   };
 }
 
@@ -462,15 +461,9 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   const transport = resolveTransport(daemon.agent, agent.launched);
   const realRead = (): Result<CgroupReading, string> => reader.read().mapErr(formatCgroupError);
   const readFailures = readFailureLog(log, now);
-  // The raw reading behind the latest decision, for the journal (a decision keeps only the bytes
-  // the policy measured). Sample, decision and report run in one synchronous chain.
-  let lastReading: CgroupReading | null = null;
   const read = (): Result<CgroupReading, string> => {
     const reading = options.read ? options.read(realRead) : realRead();
-    if (reading.isOk()) {
-      lastReading = reading.value;
-      readFailures.succeeded();
-    }
+    if (reading.isOk()) readFailures.succeeded();
     return reading;
   };
   const observers = await startObservers(config, env, options.agentCommand, log);
@@ -522,7 +515,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
           persistedAtMs = nowMs;
         }
       },
-      report: ({ context, self }) => {
+      report: ({ context, event, self }) => {
         const state = governorStates(self);
         const decided = reportDecision(
           context,
@@ -533,7 +526,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
         );
         lastEffectSeq = reportEffects(context, log, lastEffectSeq);
         metrics?.governorStates(state === '' ? [] : state.split(','));
-        if (decided === null) return;
+        if (decided === null || event.type !== 'GOVERNOR.DECIDED' || event.sample === null) return;
         const { decision, tier, oomKills } = decided;
         metrics?.decided({
           ratio: decision.ratio,
@@ -546,7 +539,8 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
         observers.journal({
           kind: 'sample',
           t: decision.t,
-          ...rawBytes(decision, lastReading, policy.metric),
+          current: event.sample.current,
+          inactiveFile: event.sample.inactiveFile,
           limit: decision.limitBytes,
           ratio: decision.ratio,
           state,
@@ -602,16 +596,8 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   const governor = restored?.context?.governor ?? null;
   const canRestoreWhole =
     restored?.status === 'active' && restored.value !== undefined && governor !== null;
-  // Every action the governor had dispatched counts as handed over: none runs twice.
-  const snapshot = canRestoreWhole
-    ? {
-        ...restored,
-        context: {
-          ...restored.context,
-          handedOverSeq: Math.max(restored.context?.handedOverSeq ?? 0, governor.actionSeq),
-        },
-      }
-    : undefined;
+  // A restore re-emits no request: every action the governor had dispatched stays handed over.
+  const snapshot = canRestoreWhole ? restored : undefined;
   const actor = createActor(machine, {
     input: { governor },
     ...(observers.inspect === undefined ? {} : { inspect: observers.inspect }),
@@ -736,26 +722,4 @@ function reportDecision(
   if (decision.action !== null) log.warn('decision', record);
   else log.debug('decision', record);
   return { decision, tier: record.tier, oomKills: governor.oom.kills };
-}
-
-/**
- * The sample's raw bytes for the journal: the reading behind the decision when it matches, else
- * the measured bytes as `current` (a replay then measures the same working set).
- */
-function rawBytes(
-  decision: Decision,
-  reading: CgroupReading | null,
-  metric: MemgovConfig['policy']['metric'],
-): { current: number; inactiveFile: number } {
-  if (reading !== null && reading.limitBytes === decision.limitBytes) {
-    const sample = {
-      t: decision.t,
-      current: reading.currentBytes,
-      inactiveFile: reading.inactiveFileBytes,
-      limit: reading.limitBytes,
-    };
-    if (usedBytesOf(sample, metric) === decision.usedBytes)
-      return { current: sample.current, inactiveFile: sample.inactiveFile };
-  }
-  return { current: decision.usedBytes, inactiveFile: 0 };
 }

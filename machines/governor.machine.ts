@@ -9,11 +9,11 @@ import {
   decide,
   INITIAL_FACTS,
   ladderStateOf,
-  type Action,
   type Decision,
   type LadderFacts,
   type LadderState,
   type Sample,
+  type Speed,
 } from './policy.ts';
 import {
   appendDispatched,
@@ -27,6 +27,7 @@ import {
   type ActionRecord,
   type ActionResult,
   type OomRecord,
+  type PendingAction,
 } from './records.ts';
 
 export type { ActionOutcome, ActionRecord, PendingAction } from './records.ts';
@@ -58,12 +59,8 @@ export interface GovernorInput {
 }
 
 /** Emitted when the governor dispatches an action; the executor carries it out. */
-export interface ActionRequest {
+export interface ActionRequest extends PendingAction {
   readonly type: 'action.requested';
-  readonly seq: number;
-  readonly action: Action;
-  readonly atMs: number;
-  readonly ratio: number;
 }
 
 export const INITIAL_GOVERNOR_CONTEXT: GovernorContext = {
@@ -74,40 +71,20 @@ export const INITIAL_GOVERNOR_CONTEXT: GovernorContext = {
   oom: INITIAL_OOM,
 };
 
-const POLL_GUARDS = { relaxed: 'pollsRelaxed', fast: 'pollsFast', urgent: 'pollsUrgent' } as const;
-
-/** A polling state's SAMPLE transitions: evaluate, and move to the speed the decision chose. */
-function evaluateThenPoll(others: readonly ('relaxed' | 'fast' | 'urgent')[]) {
-  const actions = ['evaluate', 'requestAction', 'notify'] as const;
-  return [
-    ...others.map((speed) => ({ guard: POLL_GUARDS[speed], target: speed, actions })),
-    { actions },
-  ];
-}
-
 /** Builds the governor for one configuration; the config is part of the machine, not its state. */
 export function createGovernorMachine(config: PolicyConfig) {
-  // Guards in every region and the assign all need the decision for the same (facts, sample):
-  // compute it once per event. Guards run before any action, so all see the pre-sample facts.
-  let memoFacts: LadderFacts | null = null;
-  let memoSample: Sample | null = null;
-  let memoResult: ReturnType<typeof decide> | null = null;
-  const outcome = (context: GovernorContext, event: GovernorEvent): ReturnType<typeof decide> => {
-    const sample = (event as { sample: Sample }).sample;
-    if (memoResult === null || memoFacts !== context.facts || memoSample !== sample) {
-      memoResult = decide(context.facts, sample, config);
-      memoFacts = context.facts;
-      memoSample = sample;
-    }
-    return memoResult;
-  };
-  const ladderAfter = (context: GovernorContext, event: GovernorEvent): LadderState => {
-    const { facts, decision } = outcome(context, event);
-    return ladderStateOf(facts, decision.t, config);
-  };
-
-  const ladderNow = (context: GovernorContext): LadderState =>
-    ladderStateOf(context.facts, context.decision?.t ?? context.facts.clockMs ?? 0, config);
+  // Where the regions stand is a function of the context: the ladder of (facts, the latest
+  // decision's time), tier 3 and the polling speed of the facts alone. `evaluate` runs `decide`
+  // once per SAMPLE; each region then follows the new context through its eventless transitions.
+  const ladderIs =
+    (rung: LadderState) =>
+    ({ context }: { context: GovernorContext }): boolean =>
+      ladderStateOf(context.facts, context.decision?.t ?? context.facts.clockMs ?? 0, config) ===
+      rung;
+  const pollsAt =
+    (speed: Speed) =>
+    ({ context }: { context: GovernorContext }): boolean =>
+      context.facts.speed === speed;
 
   return setup({
     types: {
@@ -116,28 +93,21 @@ export function createGovernorMachine(config: PolicyConfig) {
       emitted: {} as ActionRequest,
     },
     guards: {
-      becomesIdle: ({ context, event }) => ladderAfter(context, event) === 'idle',
-      becomesCompacted: ({ context, event }) => ladderAfter(context, event) === 'compacted',
-      becomesCleared: ({ context, event }) => ladderAfter(context, event) === 'cleared',
-      decidesTerminate: ({ context, event }) =>
-        outcome(context, event).decision.action === 'archive-terminate',
-      rearmsTier3: ({ context, event }) => outcome(context, event).facts.tier3Armed,
-      pollsRelaxed: ({ context, event }) => outcome(context, event).facts.speed === 'relaxed',
-      pollsFast: ({ context, event }) => outcome(context, event).facts.speed === 'fast',
-      pollsUrgent: ({ context, event }) => outcome(context, event).facts.speed === 'urgent',
-      // Resuming from a context (a restart): each region starts where its facts say.
-      resumesCompacted: ({ context }) => ladderNow(context) === 'compacted',
-      resumesCleared: ({ context }) => ladderNow(context) === 'cleared',
-      resumesDisarmed: ({ context }) => !context.facts.tier3Armed,
-      resumesFast: ({ context }) => context.facts.speed === 'fast',
-      resumesUrgent: ({ context }) => context.facts.speed === 'urgent',
+      ladderIdle: ladderIs('idle'),
+      ladderCompacted: ladderIs('compacted'),
+      ladderCleared: ladderIs('cleared'),
+      tier3Armed: ({ context }) => context.facts.tier3Armed,
+      tier3Disarmed: ({ context }) => !context.facts.tier3Armed,
+      pollsRelaxed: pollsAt('relaxed'),
+      pollsFast: pollsAt('fast'),
+      pollsUrgent: pollsAt('urgent'),
     },
     actions: {
       evaluate: assign(({ context, event }) => {
-        const { decision, facts } = outcome(context, event);
+        if (event.type !== 'SAMPLE') return {};
+        const { decision, facts } = decide(context.facts, event.sample, config);
         const seq = decision.action === null ? context.actionSeq : context.actionSeq + 1;
         const pending = pendingOf(decision, seq);
-        const oomKills = event.type === 'SAMPLE' ? event.oomKills : undefined;
         return {
           facts,
           decision,
@@ -146,15 +116,12 @@ export function createGovernorMachine(config: PolicyConfig) {
             pending === null
               ? applyAfter(context.actions, decision)
               : appendDispatched(context.actions, pending),
-          oom:
-            oomKills === undefined
-              ? context.oom
-              : applyOomCounter(
-                  context.oom,
-                  oomKills,
-                  decision.t,
-                  tierOf(context.facts, decision.t, config),
-                ),
+          oom: applyOomCounter(
+            context.oom,
+            event.oomKills,
+            decision.t,
+            tierOf(context.facts, decision.t, config),
+          ),
         };
       }),
       recordResult: assign(({ context, event }) =>
@@ -165,19 +132,21 @@ export function createGovernorMachine(config: PolicyConfig) {
           ? { actions: interruptPending(context.actions, event.detail) }
           : {},
       ),
-      /** Tells a supervisor about every change; a no-op here, provided by the supervisor. */
-      notify: () => undefined,
+      /**
+       * Tells a supervisor about every change of the context (with the sample behind it, for the
+       * journal's raw bytes); a no-op here, provided by the supervisor.
+       */
+      notify: (_, params: { sample: Sample | null }) => void params,
+      /** Emits the action this sample dispatched (replay and tests listen with `on`). */
       requestAction: enqueueActions(({ context, enqueue }) => {
-        const decision = context.decision;
-        if (decision === null || decision.action === null) return;
-        enqueue.emit({
-          type: 'action.requested',
-          seq: context.actionSeq,
-          action: decision.action,
-          atMs: decision.t,
-          ratio: decision.ratio,
-        });
+        const request = requestOf(context);
+        if (request !== null) enqueue.emit(request);
       }),
+      /**
+       * Hands the action this sample dispatched to whoever carries it out: a no-op here, the
+       * supervisor provides it. With `requestAction` this is the one action channel.
+       */
+      forwardRequest: (_, params: { request: ActionRequest | null }) => void params,
     },
   }).createMachine({
     id: 'governor',
@@ -186,91 +155,103 @@ export function createGovernorMachine(config: PolicyConfig) {
     context: ({ input }) =>
       (input as GovernorInput | undefined)?.resume ?? INITIAL_GOVERNOR_CONTEXT,
     on: {
-      'ACTION.RESULT': { actions: ['recordResult', 'notify'] },
-      'ACTIONS.INTERRUPTED': { actions: ['recordInterrupted', 'notify'] },
+      // Persist (notify) before the request goes out: an action is on disk before it runs.
+      SAMPLE: {
+        actions: [
+          'evaluate',
+          { type: 'notify', params: ({ event }) => ({ sample: event.sample }) },
+          'requestAction',
+          { type: 'forwardRequest', params: ({ context }) => ({ request: requestOf(context) }) },
+        ],
+      },
+      'ACTION.RESULT': { actions: ['recordResult', { type: 'notify', params: { sample: null } }] },
+      'ACTIONS.INTERRUPTED': {
+        actions: ['recordInterrupted', { type: 'notify', params: { sample: null } }],
+      },
     },
     states: {
       ladder: {
-        initial: 'resume',
+        initial: 'idle',
         states: {
-          resume: {
-            description: 'Transient: a resumed governor starts at the rung its facts record.',
-            always: [
-              { guard: 'resumesCompacted', target: 'compacted' },
-              { guard: 'resumesCleared', target: 'cleared' },
-              { target: 'idle' },
-            ],
-          },
           idle: {
             description: 'No compact in the window: tier 1 compacts at compactAt.',
-            on: { SAMPLE: { guard: 'becomesCompacted', target: 'compacted' } },
+            always: [
+              { guard: 'ladderCompacted', target: 'compacted' },
+              { guard: 'ladderCleared', target: 'cleared' },
+            ],
           },
           compacted: {
             description: 'Compact window open: tier 2 clears if memory still climbs past clearAt.',
-            on: {
-              SAMPLE: [
-                { guard: 'becomesCleared', target: 'cleared' },
-                { guard: 'becomesIdle', target: 'idle' },
-              ],
-            },
+            always: [
+              { guard: 'ladderCleared', target: 'cleared' },
+              { guard: 'ladderIdle', target: 'idle' },
+            ],
           },
           cleared: {
             description: 'Cleared since the compact: only tier 3 is left in this window.',
-            on: {
-              SAMPLE: [
-                { guard: 'becomesCompacted', target: 'compacted' },
-                { guard: 'becomesIdle', target: 'idle' },
-              ],
-            },
+            always: [
+              { guard: 'ladderCompacted', target: 'compacted' },
+              { guard: 'ladderIdle', target: 'idle' },
+            ],
           },
         },
       },
       tier3: {
-        initial: 'resume',
+        initial: 'armed',
         states: {
-          resume: {
-            description: 'Transient: a resumed governor keeps tier 3 disarmed if it was.',
-            always: [{ guard: 'resumesDisarmed', target: 'disarmed' }, { target: 'armed' }],
-          },
           armed: {
             description: 'Archive-terminate fires at terminateAt inside a compact window.',
-            on: { SAMPLE: { guard: 'decidesTerminate', target: 'disarmed' } },
+            always: { guard: 'tier3Disarmed', target: 'disarmed' },
           },
           disarmed: {
             description: 'Fired; re-arms once a ratio below compactAt is seen.',
-            on: { SAMPLE: { guard: 'rearmsTier3', target: 'armed' } },
+            always: { guard: 'tier3Armed', target: 'armed' },
           },
         },
       },
-      // Every sample is evaluated here: each polling state takes SAMPLE exactly once, so the
-      // assign runs once per sample whatever the other regions do.
       polling: {
-        initial: 'resume',
+        initial: 'relaxed',
         states: {
-          resume: {
-            description: 'Transient: a resumed governor polls at its last speed.',
-            always: [
-              { guard: 'resumesFast', target: 'fast' },
-              { guard: 'resumesUrgent', target: 'urgent' },
-              { target: 'relaxed' },
-            ],
-          },
           relaxed: {
             description: 'Below fastPollAt: at most relaxedPollMs, shortened by headroom.',
-            on: { SAMPLE: evaluateThenPoll(['fast', 'urgent']) },
+            always: [
+              { guard: 'pollsFast', target: 'fast' },
+              { guard: 'pollsUrgent', target: 'urgent' },
+            ],
           },
           fast: {
             description: 'At or above fastPollAt: at most fastPollMs.',
-            on: { SAMPLE: evaluateThenPoll(['relaxed', 'urgent']) },
+            always: [
+              { guard: 'pollsRelaxed', target: 'relaxed' },
+              { guard: 'pollsUrgent', target: 'urgent' },
+            ],
           },
           urgent: {
             description: 'Growth projects the limit within two intervals: urgentPollMs.',
-            on: { SAMPLE: evaluateThenPoll(['relaxed', 'fast']) },
+            always: [
+              { guard: 'pollsRelaxed', target: 'relaxed' },
+              { guard: 'pollsFast', target: 'fast' },
+            ],
           },
         },
       },
     },
   });
+}
+
+/** The request for the action the latest decision dispatched, or null when it dispatched none. */
+function requestOf(context: GovernorContext): ActionRequest | null {
+  const { decision } = context;
+  if (decision === null || decision.action === null) return null;
+  return {
+    type: 'action.requested',
+    seq: context.actionSeq,
+    action: decision.action,
+    atMs: decision.t,
+    ratio: decision.ratio,
+    usedBytes: decision.usedBytes,
+    limitBytes: decision.limitBytes,
+  };
 }
 
 export type GovernorMachine = ReturnType<typeof createGovernorMachine>;

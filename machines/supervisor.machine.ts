@@ -7,9 +7,13 @@
 // Time: the supervisor's clock is the latest wall-clock time any child reported (sample times,
 // action results). A crash loop that produces no samples therefore charges its restarts at one
 // instant, which is exactly when the budget should trip.
-import { assign, fromCallback, sendParent, sendTo, setup } from 'xstate';
+import { assign, enqueueActions, fromCallback, sendParent, sendTo, setup } from 'xstate';
 import type { PolicyConfig } from './config.ts';
-import { createGovernorMachine, type GovernorContext } from './governor.machine.ts';
+import {
+  createGovernorMachine,
+  type ActionRequest,
+  type GovernorContext,
+} from './governor.machine.ts';
 import type { ActionOutcome, PendingAction } from './records.ts';
 import type { Sample } from './policy.ts';
 import { chargeRestart, type RestartBudget } from './restart-budget.ts';
@@ -46,7 +50,14 @@ export type SupervisorEvent =
   | { readonly type: 'SAMPLER.READ_FAILED'; readonly atMs: number; readonly detail: string }
   /** The sampler failed outside XState's reach (in a timer) and stopped itself. */
   | { readonly type: 'SAMPLER.CRASHED'; readonly detail: string }
-  | { readonly type: 'GOVERNOR.DECIDED'; readonly governor: GovernorContext }
+  | {
+      readonly type: 'GOVERNOR.DECIDED';
+      readonly governor: GovernorContext;
+      /** The sample behind this change (raw bytes for the journal); null for other changes. */
+      readonly sample: Sample | null;
+    }
+  /** The governor dispatched an action: the supervisor hands it to the executor. */
+  | { readonly type: 'ACTION.REQUESTED'; readonly request: PendingAction }
   | {
       readonly type: 'ACTION.RESULT';
       readonly seq: number;
@@ -77,8 +88,6 @@ export interface SupervisorContext {
   readonly restarts: Readonly<Record<ChildName, number>>;
   /** The governor's last context: restarted governors resume from it, never from scratch. */
   readonly governor: GovernorContext | null;
-  /** Highest action sequence handed to the executor: an action is handed over once only. */
-  readonly handedOverSeq: number;
   readonly failure: { readonly child: ChildName; readonly detail: string } | null;
 }
 
@@ -92,23 +101,25 @@ export interface SupervisorOptions {
   readonly budget: RestartBudget;
 }
 
-/** The newest dispatched action in a GOVERNOR.DECIDED event, if it is still pending. */
-function newActionOf(event: SupervisorEvent): PendingAction | null {
-  if (event.type !== 'GOVERNOR.DECIDED') return null;
-  const newest = event.governor.actions[event.governor.actions.length - 1];
-  if (newest === undefined || newest.outcome !== 'pending') return null;
-  const { seq, action, atMs, ratio, usedBytes, limitBytes } = newest;
-  return { seq, action, atMs, ratio, usedBytes, limitBytes };
-}
-
 /** Side effects the composition root provides; the defaults do nothing (tests, diagrams). */
 const noop = (): void => undefined;
 
 export function createSupervisorMachine(options: SupervisorOptions) {
-  // The governor tells its supervisor about every change of its context.
+  // The governor tells its supervisor about every change of its context, and hands over each
+  // action it dispatches.
   const governorLogic = createGovernorMachine(options.policy).provide({
     actions: {
-      notify: sendParent(({ context }) => ({ type: 'GOVERNOR.DECIDED', governor: context })),
+      notify: sendParent(({ context }, params: { sample: Sample | null }) => ({
+        type: 'GOVERNOR.DECIDED',
+        governor: context,
+        sample: params.sample,
+      })),
+      forwardRequest: enqueueActions(({ enqueue }, params: { request: ActionRequest | null }) => {
+        if (params.request === null) return;
+        const { seq, action, atMs, ratio, usedBytes, limitBytes } = params.request;
+        const request = { seq, action, atMs, ratio, usedBytes, limitBytes };
+        enqueue.sendParent({ type: 'ACTION.REQUESTED', request });
+      }),
     },
   });
 
@@ -120,17 +131,12 @@ export function createSupervisorMachine(options: SupervisorOptions) {
     },
     actors: {
       sampler: fromCallback<SamplerCommand, { firstSampleAtMs: number }>(noop),
-      executor: fromCallback<ExecuteCommand, { handedOverSeq: number }>(noop),
+      executor: fromCallback<ExecuteCommand>(noop),
       governor: governorLogic,
     },
     guards: {
       withinBudget: ({ context }) =>
         chargeRestart(context.restartsMs, context.clockMs, options.budget).allowed,
-      /** The decision dispatched an action not yet handed to the executor. */
-      hasNewAction: ({ context, event }) => {
-        const action = newActionOf(event);
-        return action !== null && action.seq > context.handedOverSeq;
-      },
     },
     actions: {
       /** Writes the whole system snapshot; provided by the composition root. */
@@ -191,10 +197,9 @@ export function createSupervisorMachine(options: SupervisorOptions) {
         atMs:
           context.governor?.decision?.nextSampleAtMs ?? context.clockMs + options.policy.minPollMs,
       })),
-      markHandedOver: assign(({ event }) => ({ handedOverSeq: newActionOf(event)?.seq ?? 0 })),
       handOver: sendTo('executor', ({ event }) => ({
         type: 'EXECUTE' as const,
-        request: newActionOf(event) as PendingAction,
+        request: (event as Extract<SupervisorEvent, { type: 'ACTION.REQUESTED' }>).request,
       })),
       retryRead: sendTo('sampler', ({ context }) => ({
         type: 'SCHEDULE',
@@ -209,9 +214,6 @@ export function createSupervisorMachine(options: SupervisorOptions) {
       restartsMs: [],
       restarts: { sampler: 0, governor: 0, executor: 0 },
       governor: input.governor,
-      // A restored governor's last action was handed over before the restart (or its result
-      // is unknown): never hand it over again.
-      handedOverSeq: input.governor?.actionSeq ?? 0,
       failure: null,
     }),
     initial: 'running',
@@ -221,21 +223,11 @@ export function createSupervisorMachine(options: SupervisorOptions) {
         on: {
           SAMPLE: { actions: ['advanceClock', 'forwardToGovernor'] },
           'SAMPLER.READ_FAILED': { actions: ['advanceClock', 'logReadFailure', 'retryRead'] },
-          // Persist first: an action is on disk before the executor hears of it.
-          'GOVERNOR.DECIDED': [
-            {
-              guard: 'hasNewAction',
-              actions: [
-                'recordGovernor',
-                'persist',
-                'report',
-                'scheduleSample',
-                'markHandedOver',
-                'handOver',
-              ],
-            },
-            { actions: ['recordGovernor', 'persist', 'report', 'scheduleSample'] },
-          ],
+          // The governor sends DECIDED before REQUESTED: an action is on disk before it runs.
+          'GOVERNOR.DECIDED': {
+            actions: ['recordGovernor', 'persist', 'report', 'scheduleSample'],
+          },
+          'ACTION.REQUESTED': { actions: 'handOver' },
           'ACTION.RESULT': {
             actions: ['advanceClock', 'forwardToGovernor', 'reportResult', 'sampleNow'],
           },
@@ -265,7 +257,6 @@ export function createSupervisorMachine(options: SupervisorOptions) {
                 invoke: {
                   id: 'executor',
                   src: 'executor',
-                  input: ({ context }) => ({ handedOverSeq: context.handedOverSeq }),
                   onError: restartOrFail('executor', ['interruptPending']),
                 },
               },

@@ -29,7 +29,7 @@ function startExecutor(perform: (r: PendingAction, s: AbortSignal) => Promise<Pe
   const parent = setup({
     actors: { executor: createExecutorLogic({ perform, now: () => (clock += 10) }) },
   }).createMachine({
-    invoke: { id: 'executor', src: 'executor', input: { handedOverSeq: 0 } },
+    invoke: { id: 'executor', src: 'executor' },
     on: {
       '*': { actions: ({ event }) => void received.push(event) },
     },

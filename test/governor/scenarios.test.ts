@@ -1,9 +1,15 @@
 // The seed scenarios: every rule of SPEC section 3 and every boundary, through the real machine.
 import { describe, expect, it } from 'vitest';
 import { actionsOf, at, drive, LIMIT_BYTES, policy } from '../support/governor.ts';
+import type { Action } from '../../machines/policy.ts';
 
 const T0 = 1_000_000;
 const WINDOW_MS = 300_000;
+
+function request(seq: number, action: Action, atMs: number, ratio: number) {
+  const usedBytes = Math.round(ratio * LIMIT_BYTES);
+  return { type: 'action.requested', seq, action, atMs, ratio, usedBytes, limitBytes: LIMIT_BYTES };
+}
 
 describe('tier 1 compact', () => {
   it.each([
@@ -128,15 +134,10 @@ describe('tier 3 archive-terminate', () => {
   it('emits one action request per dispatched action, numbered in order', () => {
     const steps = drive([at(T0, 0.72), at(T0 + 1_000, 0.86), at(T0 + 2_000, 0.93)]);
     expect(steps.flatMap((s) => s.emitted)).toEqual([
-      { type: 'action.requested', seq: 1, action: 'compact', atMs: T0, ratio: 0.72 },
-      { type: 'action.requested', seq: 2, action: 'clear', atMs: T0 + 1_000, ratio: 0.86 },
-      {
-        type: 'action.requested',
-        seq: 3,
-        action: 'archive-terminate',
-        atMs: T0 + 2_000,
-        ratio: 0.93,
-      },
+      // Each request carries what the executor and the archive manifest need, nothing rebuilt.
+      request(1, 'compact', T0, 0.72),
+      request(2, 'clear', T0 + 1_000, 0.86),
+      request(3, 'archive-terminate', T0 + 2_000, 0.93),
     ]);
   });
 });

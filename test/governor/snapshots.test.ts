@@ -132,6 +132,8 @@ describe('golden persisted snapshots', () => {
         action: 'compact',
         atMs: COMPACT_AT_MS + 6 * MINUTE_MS,
         ratio: 0.75,
+        usedBytes: 0.75 * LIMIT_BYTES,
+        limitBytes: LIMIT_BYTES,
       },
     ]);
   });

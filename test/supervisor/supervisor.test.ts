@@ -38,7 +38,7 @@ function start(h: Harness) {
           h.sampler(sendBack);
         },
       ),
-      executor: fromCallback<ExecuteCommand, { handedOverSeq: number }>(({ sendBack, receive }) => {
+      executor: fromCallback<ExecuteCommand>(({ sendBack, receive }) => {
         receive((command) => {
           h.log.push(`execute:${command.request.seq}:${command.request.action}`);
           h.executor?.(command, sendBack);
@@ -73,7 +73,7 @@ describe('supervisor wiring', () => {
     const executions = log.filter((line) => line.startsWith('execute:'));
     expect(executions).toEqual(['execute:1:compact']);
     expect(log.indexOf('persist:1')).toBeLessThan(log.indexOf('execute:1:compact'));
-    expect(actor.getSnapshot().context.handedOverSeq).toBe(1);
+    expect(actor.getSnapshot().context.governor?.actionSeq).toBe(1);
     actor.stop();
   });
 
