@@ -1,11 +1,13 @@
 // The sampler actor: reads the cgroup when the governor's deadline comes, at once when asked
 // (right after an action) and, on cgroup v2, when the kernel changes memory.events. It sends
 // SAMPLE or SAMPLER.READ_FAILED to the supervisor and never decides anything.
+import { watch, type FSWatcher } from 'chokidar';
 import { fromCallback } from 'xstate';
 import type { SamplerCommand } from '../machines/supervisor.machine.ts';
-import type { CgroupReading } from '../adapters/cgroup/reader.ts';
+import type { CgroupReader, CgroupReading } from '../adapters/cgroup/reader.ts';
 import type { Result } from 'neverthrow';
 import { errorMessage } from '../lib/errors.ts';
+import type { Log } from './log.ts';
 
 export interface SamplerPorts {
   /** One consistent reading of the cgroup; returns errors as values (a throw is a crash). */
@@ -73,4 +75,36 @@ export function createSamplerLogic(ports: SamplerPorts) {
       };
     },
   );
+}
+
+/**
+ * Samples at once when `memory.events` changes (cgroup v2). When the process's cgroup moves, the
+ * watch follows it to the new directory's file.
+ */
+export function watchEventsFile(reader: CgroupReader, log: Log, moves: { rewatch?: () => void }) {
+  return (onChange: () => void) => {
+    const start = (): FSWatcher | null => {
+      const handle = reader.handle();
+      if (handle.version !== 2) return null;
+      const path = handle.paths.events;
+      // inotify, never polling: cgroup files have size 0 and a fixed mtime, so polling sees nothing.
+      const watcher = watch(path, { usePolling: false, ignoreInitial: true, persistent: true });
+      watcher.on('change', onChange);
+      watcher.on('error', (error) =>
+        log.warn('watching memory.events failed', { path, detail: String(error) }),
+      );
+      return watcher;
+    };
+    let watcher = start();
+    moves.rewatch = () => {
+      void watcher?.close();
+      watcher = start();
+    };
+    return {
+      close: async () => {
+        moves.rewatch = undefined;
+        await watcher?.close();
+      },
+    };
+  };
 }

@@ -28,7 +28,7 @@ import { loadConfig } from '../adapters/config-file.ts';
 import { hasExited, identify, signalVerified, type ProcessIdentity } from '../adapters/proc.ts';
 import { readStateFile } from '../adapters/state-file.ts';
 import { memoryLog, type LogFields } from '../actors/log.ts';
-import { runDaemon } from '../actors/system.ts';
+import { runDaemon } from '../cli/daemon.ts';
 import { pollUntil } from '../test/support/daemon.ts';
 
 export const FIXTURE_CGROUP = new URL('../test/fixtures/cgroup/v1-limited/', import.meta.url)

@@ -2,7 +2,7 @@
 // events, restarts a failed child one_for_one within a restart budget, and gives up (final state
 // `failed`, the process exits non-zero) when the budget is spent. Pure like the governor: the
 // side effects (reading cgroups, running actions, writing the state file, logging) are named
-// actors and actions that the composition root (actors/system.ts) provides.
+// actors and actions that the composition root (cli/daemon.ts) provides.
 //
 // Time: the supervisor's clock is the latest wall-clock time any child reported (sample times,
 // action results). A crash loop that produces no samples therefore charges its restarts at one

@@ -12,7 +12,7 @@ import {
 } from '../../adapters/cgroup/v1-admin.ts';
 import { loadConfig } from '../../adapters/config-file.ts';
 import type { Log, LogFields } from '../../actors/log.ts';
-import { runDaemon } from '../../actors/system.ts';
+import { runDaemon } from '../daemon.ts';
 import { parseArgs, stringFlag } from '../args.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
 

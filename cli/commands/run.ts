@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { agentDataDir, loadConfig, type MemgovConfig } from '../../adapters/config-file.ts';
 import { acquireLock } from '../../adapters/lock.ts';
 import { createLog } from '../../actors/log.ts';
-import { runDaemon } from '../../actors/system.ts';
+import { runDaemon } from '../daemon.ts';
 import { parseArgs, stringFlag, type FlagSpec, type ParsedArgs } from '../args.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
 

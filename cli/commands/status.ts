@@ -3,7 +3,7 @@
 import { loadConfig } from '../../adapters/config-file.ts';
 import { formatStateFileError, readStateFile } from '../../adapters/state-file.ts';
 import type { PolicyConfig } from '../../machines/config.ts';
-import type { GovernorContext } from '../../machines/governor.machine.ts';
+import type { PersistedSystem } from '../../actors/persistence.ts';
 import { compactInWindow } from '../../machines/policy.ts';
 import { tierOf } from '../../machines/records.ts';
 import { parseArgs, stringFlag } from '../args.ts';
@@ -14,11 +14,6 @@ export const STATUS_HELP = `Usage: memgov status [--json] [--state-file FILE] [-
 Prints what the governor's state file records: tier, last ratio, the compact window, the last
 actions and their results, and kernel OOM kills seen.
 `;
-
-interface PersistedSystem {
-  readonly value?: unknown;
-  readonly context?: { readonly governor?: GovernorContext | null; readonly restarts?: unknown };
-}
 
 function statusOf(system: PersistedSystem, savedAtMs: number, policy: PolicyConfig) {
   const governor = system.context?.governor ?? null;

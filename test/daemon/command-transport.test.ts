@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../adapters/config-file.ts';
 import { memoryLog } from '../../actors/log.ts';
-import { runDaemon } from '../../actors/system.ts';
+import { runDaemon } from '../../cli/daemon.ts';
 import { runMain } from '../support/cli.ts';
 import { pollUntil } from '../support/daemon.ts';
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../adapters/config-file.ts';
 import { readStateFile } from '../../adapters/state-file.ts';
 import { memoryLog, type Log } from '../../actors/log.ts';
-import { runDaemon } from '../../actors/system.ts';
+import { runDaemon } from '../../cli/daemon.ts';
 import type { GovernorContext } from '../../machines/governor.machine.ts';
 
 const FIXTURE = new URL('../fixtures/cgroup/v1-limited/', import.meta.url).pathname;

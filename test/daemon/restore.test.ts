@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../adapters/config-file.ts';
 import { writeStateFile } from '../../adapters/state-file.ts';
 import { memoryLog } from '../../actors/log.ts';
-import { runDaemon } from '../../actors/system.ts';
+import { runDaemon } from '../../cli/daemon.ts';
 import { DEFAULT_POLICY } from '../../machines/config.ts';
 import { DEFAULT_RESTART_BUDGET } from '../../machines/restart-budget.ts';
 import { createSupervisorMachine, type SamplerCommand } from '../../machines/supervisor.machine.ts';

@@ -25,7 +25,7 @@ import { createCgroupReader, type CgroupReading } from '../../adapters/cgroup/re
 import { loadConfig } from '../../adapters/config-file.ts';
 import { readStateFile } from '../../adapters/state-file.ts';
 import { memoryLog } from '../../actors/log.ts';
-import { EXIT_BUDGET_SPENT, runDaemon } from '../../actors/system.ts';
+import { EXIT_BUDGET_SPENT, runDaemon } from '../../cli/daemon.ts';
 import type { GovernorContext } from '../../machines/governor.machine.ts';
 import { cgroupParent, Cleanup, createTestCgroup, MIB, pollUntil } from '../support/daemon.ts';
 

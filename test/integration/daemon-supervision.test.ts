@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { memoryLog } from '../../actors/log.ts';
-import { EXIT_BUDGET_SPENT, runDaemon } from '../../actors/system.ts';
+import { EXIT_BUDGET_SPENT, runDaemon } from '../../cli/daemon.ts';
 import { loadConfig, type MemgovConfig } from '../../adapters/config-file.ts';
 import type * as Reader from '../../adapters/cgroup/reader.ts';
 import { DEFAULT_RESTART_BUDGET } from '../../machines/restart-budget.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../adapters/config-file.ts';
 import { memoryLog, type LogFields } from '../../actors/log.ts';
-import { runDaemon } from '../../actors/system.ts';
+import { runDaemon } from '../../cli/daemon.ts';
 import { pollUntil } from './daemon.ts';
 
 const FIXTURE = new URL('../fixtures/cgroup/v1-limited/', import.meta.url).pathname;

@@ -1,0 +1,61 @@
+// Part of the composition root (cli/daemon.ts): which agent the daemon governs and how it talks
+// to it. Launched (`-- CMD`, in tmux for terminal CLIs, else as a child that memgov owns the stdin
+// of), or attached by PID, pidfile or pane; the transport follows from that and the config.
+import type { CgroupReader } from '../adapters/cgroup/reader.ts';
+import { createTmux, type Tmux } from '../adapters/tmux.ts';
+import {
+  launchesInTmux,
+  resolveTransport,
+  type AgentConfig,
+  type TransportKind,
+} from '../machines/daemon-config.ts';
+import {
+  attachedAgent,
+  launchedAgent,
+  tmuxLaunchedAgent,
+  type AgentHandle,
+} from '../actors/agent.ts';
+import { profileFor, type AgentProfile } from '../actors/profiles.ts';
+import type { DaemonOptions } from './daemon.ts';
+
+export interface GovernedAgent {
+  readonly agent: AgentHandle;
+  readonly transport: TransportKind;
+  readonly profile: AgentProfile;
+  readonly tmux: Tmux;
+}
+
+/** After a quick failure the relaunch waits 1 s, doubling to 60 s; a minute's run resets it. */
+const RELAUNCH = { backoffMs: 1_000, maxBackoffMs: 60_000, healthyAfterMs: 60_000 } as const;
+
+/** The tmux server of `agent.tmuxSocket`: a path (holds a `/`) for -S, else a name for -L. */
+function tmuxClient(agent: AgentConfig): Tmux {
+  const socket = agent.tmuxSocket;
+  if (socket === null) return createTmux();
+  return createTmux(socket.includes('/') ? { socketPath: socket } : { socketName: socket });
+}
+
+export function startAgent(
+  options: DaemonOptions,
+  reader: CgroupReader,
+  env: Readonly<Record<string, string | undefined>>,
+  now: () => number,
+): GovernedAgent {
+  const { log } = options;
+  const config = options.config.daemon.agent;
+  const profile = profileFor(config);
+  const tmux = tmuxClient(config);
+  const launch = { argv: options.agentCommand, ...RELAUNCH, now };
+  const oomKills = (): number | null =>
+    reader.read().match(
+      (r) => r.oomKills,
+      () => null,
+    );
+  const agent: AgentHandle =
+    options.agentCommand.length === 0
+      ? attachedAgent({ pid: config.pid, pidfile: config.pidfile }, log)
+      : launchesInTmux(config)
+        ? tmuxLaunchedAgent({ ...launch, tmux, profile, env, cwd: process.cwd(), oomKills }, log)
+        : launchedAgent(launch, log);
+  return { agent, transport: resolveTransport(config, agent.launched), profile, tmux };
+}

@@ -1,0 +1,102 @@
+// Part of the composition root (cli/daemon.ts): running the started system until it should stop
+// (SIGTERM/SIGINT, the launched agent's own exit, or the supervisor giving up), then stopping it
+// in order: persist, stop the actors, close the observers. Returns the exit code.
+import type { Actor, AnyStateMachine } from 'xstate';
+import type { AgentHandle } from '../actors/agent.ts';
+import type { Observers } from '../actors/observers.ts';
+import type { Persister } from '../actors/persistence.ts';
+import type { SupervisorContext } from '../machines/supervisor.machine.ts';
+import type { DaemonOptions } from './daemon.ts';
+
+/** The supervisor's restart budget was spent: the outer loop should restart memgov. */
+export const EXIT_BUDGET_SPENT = 3;
+
+/** Resolves on SIGTERM or SIGINT; `dispose` removes the listeners (in-process callers). */
+function waitForSignal(): { signal: Promise<string>; dispose: () => void } {
+  const listeners: [NodeJS.Signals, () => void][] = [];
+  const signal = new Promise<string>((resolve) => {
+    for (const name of ['SIGTERM', 'SIGINT'] as const) {
+      const listener = (): void => resolve(name);
+      listeners.push([name, listener]);
+      process.once(name, listener);
+    }
+  });
+  return {
+    signal,
+    dispose: () => listeners.forEach(([name, l]) => process.removeListener(name, l)),
+  };
+}
+
+/** Resolves with the exit code once the supervisor reaches a final state (or crashes). */
+function supervisorDone(actor: Actor<AnyStateMachine>, log: DaemonOptions['log']): Promise<number> {
+  return new Promise<number>((resolve) => {
+    actor.subscribe({
+      next: (snapshot) => {
+        if (snapshot.status !== 'done') return;
+        if (snapshot.value !== 'failed') return resolve(0);
+        const context = snapshot.context as SupervisorContext;
+        log.error('restart budget spent: giving up so the outer loop can restart memgov', {
+          failure: context.failure,
+          restarts: context.restarts,
+        });
+        resolve(EXIT_BUDGET_SPENT);
+      },
+      error: (error) => {
+        log.error('supervisor crashed', { detail: String(error) });
+        resolve(EXIT_BUDGET_SPENT);
+      },
+    });
+  });
+}
+
+export interface RunningSystem {
+  readonly actor: Actor<AnyStateMachine>;
+  readonly agent: AgentHandle;
+  readonly observers: Observers;
+  readonly persister: Persister;
+  readonly options: DaemonOptions;
+  readonly now: () => number;
+}
+
+export async function runUntilStopped(system: RunningSystem): Promise<number> {
+  const { actor, agent, observers, persister, options } = system;
+  const { log } = options;
+  const done = supervisorDone(actor, log);
+  actor.start();
+  const inspecting = observers.startInspector();
+  const governor = (actor.getSnapshot().context as SupervisorContext).governor;
+  // Whatever was in flight when memgov last stopped ran (or not) then: it is never run again.
+  if (governor?.actions.some((record) => record.outcome === 'pending') === true) {
+    actor.send({
+      type: 'ACTIONS.INTERRUPTED',
+      detail: 'memgov restarted while the action ran',
+      atMs: system.now(),
+    });
+  }
+  const signals = options.stopSignal === undefined ? waitForSignal() : null;
+  const stopReason = await Promise.race([
+    (options.stopSignal ?? signals?.signal ?? new Promise<string>(() => undefined)).then(
+      (name) => ({ kind: 'signal' as const, name }),
+    ),
+    agent.finished.then((code) => ({ kind: 'agent' as const, code })),
+    done.then((code) => ({ kind: 'supervisor' as const, code })),
+  ]);
+  let exitCode = 0;
+  if (stopReason.kind === 'supervisor') exitCode = stopReason.code;
+  else {
+    log.info(
+      'stopping',
+      stopReason.kind === 'signal'
+        ? { signal: stopReason.name }
+        : { agentExitCode: stopReason.code },
+    );
+    persister.forceNext();
+    actor.send({ type: 'STOP' });
+    if (stopReason.kind === 'agent') exitCode = stopReason.code;
+  }
+  actor.stop();
+  signals?.dispose();
+  await inspecting;
+  await observers.close();
+  return exitCode;
+}

@@ -1,0 +1,216 @@
+// The composition root (docs/DESIGN.md, "The pipeline"): the one place that wires the real
+// adapters, agent and transports into the supervisor's actors, then runs until a signal, the
+// agent's own exit, or a spent restart budget. Read top-down it is the whole loop:
+// open the cgroup -> take the lock -> restore -> start the agent -> sample -> decide -> act ->
+// persist and report -> stop. Returns the process exit code.
+import { createActor } from 'xstate';
+import type { Result } from 'neverthrow';
+import { removeCrashedTemps } from '../adapters/archive.ts';
+import { formatCgroupError } from '../adapters/cgroup/parse.ts';
+import {
+  createCgroupReader,
+  type CgroupReader,
+  type CgroupReading,
+} from '../adapters/cgroup/reader.ts';
+import type { MemgovConfig } from '../adapters/config-file.ts';
+import { acquireInstanceLock, formatLockError, type InstanceLock } from '../adapters/lock.ts';
+import type { GovernorContext } from '../machines/governor.machine.ts';
+import { createSupervisorMachine } from '../machines/supervisor.machine.ts';
+import { createExecutorLogic } from '../actors/executor.ts';
+import type { Log } from '../actors/log.ts';
+import { startObservers, type Observers } from '../actors/observers.ts';
+import {
+  createPersister,
+  restorable,
+  restoreState,
+  type Persister,
+} from '../actors/persistence.ts';
+import { createPerform } from '../actors/perform.ts';
+import { createReporting, readFailureLog } from '../actors/reporting.ts';
+import { createSamplerLogic, watchEventsFile } from '../actors/sampler.ts';
+import { startAgent, type GovernedAgent } from './daemon-agent.ts';
+import { runUntilStopped } from './daemon-stop.ts';
+import { EXIT_FAILURE } from './io.ts';
+
+export { EXIT_BUDGET_SPENT } from './daemon-stop.ts';
+
+export interface DaemonOptions {
+  readonly config: MemgovConfig;
+  /** The agent command line after `--`, empty when attaching or observing. */
+  readonly agentCommand: readonly string[];
+  readonly log: Log;
+  readonly now?: () => number;
+  /** Resolves when the daemon should stop (default: SIGTERM or SIGINT). */
+  readonly stopSignal?: Promise<string>;
+  /** Where agent CLIs keep their sessions ($CLAUDE_CONFIG_DIR, $HOME...); default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Where the companion instance lock lives (default /dev/shm); tests give their own. */
+  readonly shmDir?: string;
+  /** Replaces the cgroup read: fault injection in tests (a read that throws, vanishes, lies). */
+  readonly read?: (real: () => Result<CgroupReading, string>) => Result<CgroupReading, string>;
+}
+
+export async function runDaemon(options: DaemonOptions): Promise<number> {
+  const { config, log } = options;
+  const now = options.now ?? Date.now;
+  const { daemon } = config;
+
+  const moves: { rewatch?: () => void } = {};
+  const reader = openCgroup(config, log, moves);
+  if (reader === null) return EXIT_FAILURE;
+  const lock = takeLock(options);
+  if (typeof lock === 'number') return lock;
+  cleanArchiveLeftovers(daemon.archive.dir, log);
+  const persisted = restoreState(daemon.stateFile, log, now());
+  if (persisted === 'refused') {
+    lock.release();
+    return EXIT_FAILURE;
+  }
+  const restored = restorable(persisted);
+
+  const env = options.env ?? process.env;
+  const governed = startAgent(options, reader, env, now);
+  const observers = await startObservers(config, env, options.agentCommand, log);
+  const persister = createPersister(daemon.stateFile, log, now);
+  const machine = wireSupervisor({
+    ...{ options, reader, moves, governed, observers, persister, env, now },
+    restored: restored.governor,
+  });
+  const actor = createActor(machine, {
+    input: { governor: restored.governor },
+    ...(observers.inspect === undefined ? {} : { inspect: observers.inspect }),
+    ...(restored.snapshot === undefined ? {} : { snapshot: restored.snapshot }),
+  });
+  const handle = reader.handle();
+  log.info('memgov started', {
+    cgroup: handle.dir,
+    cgroupVersion: handle.version,
+    stateFile: daemon.stateFile,
+    restored: restored.governor !== null,
+    transport: governed.transport,
+    profile: governed.profile.name,
+    dryRun: daemon.dryRun,
+    agentCommand: options.agentCommand,
+  });
+
+  const { agent } = governed;
+  const exitCode = await runUntilStopped({ actor, agent, observers, persister, options, now });
+  await agent.shutdown(daemon.agent.terminateGraceMs);
+  lock.release();
+  return exitCode;
+}
+
+interface Wiring {
+  readonly options: DaemonOptions;
+  readonly reader: CgroupReader;
+  readonly moves: { rewatch?: () => void };
+  readonly governed: GovernedAgent;
+  readonly observers: Observers;
+  readonly persister: Persister;
+  /** The governor restored at start: what it had reported is not reported again. */
+  readonly restored: GovernorContext | null;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly now: () => number;
+}
+
+/** The supervisor with the real actors: sampler over the cgroup, executor over the agent. */
+function wireSupervisor(w: Wiring) {
+  const { config, log } = w.options;
+  const { daemon, policy } = config;
+  const readFailures = readFailureLog(log, w.now);
+  const read = (): Result<CgroupReading, string> => {
+    const real = (): Result<CgroupReading, string> => w.reader.read().mapErr(formatCgroupError);
+    const reading = w.options.read ? w.options.read(real) : real();
+    if (reading.isOk()) readFailures.succeeded();
+    return reading;
+  };
+  const { agent, transport, profile, tmux } = w.governed;
+  const watchEvents =
+    w.reader.handle().version === 2 ? watchEventsFile(w.reader, log, w.moves) : null;
+  return createSupervisorMachine({ policy, budget: daemon.supervisor }).provide({
+    actors: {
+      sampler: createSamplerLogic({
+        read,
+        now: w.now,
+        ...(watchEvents === null ? {} : { watchEvents }),
+      }),
+      executor: createExecutorLogic({
+        perform: createPerform({
+          config: daemon,
+          transport,
+          agent,
+          log,
+          now: w.now,
+          tmux,
+          env: w.env,
+          profile,
+        }),
+        now: w.now,
+      }),
+    },
+    actions: {
+      persist: w.persister.persist,
+      ...createReporting({
+        log,
+        policy,
+        metrics: w.observers.metrics,
+        journal: w.observers.journal,
+        readFailed: readFailures.failed,
+        restored: w.restored,
+      }),
+    },
+  });
+}
+
+/** The cgroup reader; when the process's cgroup moves, the events watch follows (`moves`). */
+function openCgroup(
+  config: MemgovConfig,
+  log: Log,
+  moves: { rewatch?: () => void },
+): CgroupReader | null {
+  const dir = config.daemon.cgroup;
+  const cgroup = createCgroupReader({
+    ...(dir === null ? {} : { dir }),
+    onMoved: (fromDir, toDir) => {
+      log.warn('memory cgroup moved: governing the new one', { fromDir, toDir });
+      moves.rewatch?.();
+    },
+  });
+  if (cgroup.isOk()) return cgroup.value;
+  log.error('no memory cgroup to govern', { detail: formatCgroupError(cgroup.error) });
+  return null;
+}
+
+/** The single-instance lock, or the exit code: 0 when another memgov governs, 1 when broken. */
+function takeLock(options: DaemonOptions): InstanceLock | number {
+  const { config, log } = options;
+  const lock = acquireInstanceLock(
+    config.daemon.stateFile,
+    options.shmDir === undefined ? {} : { shmDir: options.shmDir },
+  );
+  if (lock.isErr()) {
+    if (lock.error.kind === 'held') {
+      log.info('another memgov already governs here; exiting', { ownerPid: lock.error.ownerPid });
+      return 0;
+    }
+    log.error('cannot take the instance lock', { detail: formatLockError(lock.error) });
+    return EXIT_FAILURE;
+  }
+  if (lock.value.degraded !== null) {
+    log.warn('no lock beside the state file; a lock in shared memory keeps this the only memgov', {
+      detail: formatLockError(lock.value.degraded),
+    });
+  }
+  return lock.value;
+}
+
+/** What a crash left in the archive directory goes now, not at the next archive. */
+function cleanArchiveLeftovers(archiveDir: string, log: Log): void {
+  void removeCrashedTemps(archiveDir).then(
+    (removed) => {
+      if (removed.length > 0) log.info('removed the temp dirs a crash left', { removed });
+    },
+    (error: unknown) =>
+      log.warn('cleaning the archive directory failed', { detail: String(error) }),
+  );
+}
