@@ -357,7 +357,15 @@ describe('tmuxLaunchedAgent', () => {
       ).toBe(true);
       expect(sessionFile(second?.pid ?? 0)?.sessionId).toBe(sid);
       expect(readlinkSync(`/proc/${second?.pid ?? 0}/cwd`)).toBe(cwd);
-      expect(log.records.some((r) => r.message === 'answered the resume prompt')).toBe(true);
+      // memgov logs the answer once tmux has taken the Enter, which can be after the fake read it.
+      expect(
+        await eventually(
+          () => log.records.some((r) => r.message === 'answered the resume prompt'),
+          {
+            timeoutMs: 5_000,
+          },
+        ),
+      ).toBe(true);
       expect(
         statSync(join(configDir, 'projects', encodeCwd(cwd), `${sid}.jsonl`)).size,
       ).toBeGreaterThan(0);
