@@ -2,7 +2,7 @@
 // metrics, the Stately inspector, the JSONL journal. Each is opened here for the daemon; none of
 // them has a timer, and none of their failures stops governing (one log line, no retry).
 import type { AnyStateMachine, InspectionEvent } from 'xstate';
-import type { MemgovConfig } from '../adapters/config-file.ts';
+import type { MemgovConfig } from '../machines/daemon-config.ts';
 import { createInspector } from '../adapters/inspector.ts';
 import {
   formatJournalError,

@@ -24,7 +24,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listArchives, verifyArchive } from '../adapters/archive.ts';
-import { loadConfig } from '../adapters/config-file.ts';
+import { loadConfig } from '../cli/config.ts';
 import { hasExited, identify, signalVerified, type ProcessIdentity } from '../adapters/proc.ts';
 import { readStateFile } from '../adapters/state-file.ts';
 import { memoryLog, type LogFields } from '../actors/log.ts';

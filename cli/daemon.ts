@@ -12,7 +12,7 @@ import {
   type CgroupReader,
   type CgroupReading,
 } from '../adapters/cgroup/reader.ts';
-import type { MemgovConfig } from '../adapters/config-file.ts';
+import type { MemgovConfig } from './config.ts';
 import { acquireInstanceLock, formatLockError, type InstanceLock } from '../adapters/lock.ts';
 import type { GovernorContext } from '../machines/governor.machine.ts';
 import { createSupervisorMachine } from '../machines/supervisor.machine.ts';

@@ -2,7 +2,7 @@
 // agent, and the supervisor's restart budget. Pure validation; every problem names its key
 // path (`agent.transport`) and the value found.
 import { quoteValue } from '../lib/quote.ts';
-import type { ConfigIssue } from './config.ts';
+import type { ConfigIssue, PolicyConfig } from './config.ts';
 import { DEFAULT_RESTART_BUDGET, type RestartBudget } from './restart-budget.ts';
 import { isRecord } from '../lib/record.ts';
 
@@ -508,4 +508,10 @@ export function resolveTransport(agent: AgentConfig, launched: boolean): Transpo
   if (launched) return launchesInTmux(agent) ? 'tmux' : 'stdin';
   if (agent.commandArgv.compact !== null || agent.commandArgv.clear !== null) return 'command';
   return 'none';
+}
+
+/** Everything memgov runs with: the governor's policy and the daemon's settings. */
+export interface MemgovConfig {
+  readonly policy: PolicyConfig;
+  readonly daemon: DaemonConfig;
 }

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../adapters/config-file.ts';
+import { loadConfig } from '../cli/config.ts';
 import { quoteValue } from '../lib/quote.ts';
 import { Cleanup, tempDir } from './support/daemon.ts';
 

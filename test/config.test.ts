@@ -1,7 +1,7 @@
 // Configuration: defaults, validation messages that name key, value and source, and layering.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../adapters/config-file.ts';
+import { loadConfig } from '../cli/config.ts';
 import { DEFAULT_POLICY, envNameOf, formatConfigIssue, resolvePolicy } from '../machines/config.ts';
 import { tempFiles } from './support/cli.ts';
 

@@ -10,7 +10,7 @@ import {
   removeChildCgroup,
   writableV1Parent,
 } from '../../adapters/cgroup/v1-admin.ts';
-import { loadConfig } from '../../adapters/config-file.ts';
+import { loadConfig } from '../config.ts';
 import type { Log, LogFields } from '../../actors/log.ts';
 import { runDaemon } from '../daemon.ts';
 import { parseArgs, stringFlag } from '../args.ts';

@@ -1,7 +1,7 @@
 // `memgov replay TRACE [--config F] [--json] [--html OUT]`: the governor over a recorded memory
 // curve (SPEC section 7). Streams the trace and the output, so trace length is bounded by disk
 // only; the timeline downsamples as it goes, so --html is bounded too.
-import { loadConfig } from '../../adapters/config-file.ts';
+import { loadConfig } from '../config.ts';
 import {
   formatTraceError,
   parseTraceEntry,

@@ -3,7 +3,8 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { agentDataDir, loadConfig, type MemgovConfig } from '../../adapters/config-file.ts';
+import { agentDataDir } from '../../adapters/config-file.ts';
+import { loadConfig, type MemgovConfig } from '../config.ts';
 import { acquireLock } from '../../adapters/lock.ts';
 import { createLog } from '../../actors/log.ts';
 import { runDaemon } from '../daemon.ts';

@@ -1,6 +1,6 @@
 // `memgov status [--json]`: what the state file says: tier, ratio, windows, last actions, kernel
 // OOM kills. Reads only; never takes the lock, so it works beside a running daemon.
-import { loadConfig } from '../../adapters/config-file.ts';
+import { loadConfig } from '../config.ts';
 import { formatStateFileError, readStateFile } from '../../adapters/state-file.ts';
 import type { PolicyConfig } from '../../machines/config.ts';
 import type { PersistedSystem } from '../../actors/persistence.ts';

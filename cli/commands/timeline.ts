@@ -2,7 +2,7 @@
 // self-contained HTML file (SPEC section 8). It draws what the governor recorded, not a new run
 // of the policy: `memgov replay JOURNAL --html OUT` does that.
 import { existsSync, writeFileSync } from 'node:fs';
-import { loadConfig } from '../../adapters/config-file.ts';
+import { loadConfig } from '../config.ts';
 import { parseJournalLine } from '../../adapters/journal.ts';
 import { formatTraceError, readLines, type TraceError } from '../../adapters/trace.ts';
 import { errnoSummary } from '../../adapters/errno.ts';

@@ -5,7 +5,7 @@ import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../adapters/config-file.ts';
+import { loadConfig } from '../../cli/config.ts';
 import { readStateFile } from '../../adapters/state-file.ts';
 import { memoryLog, type Log } from '../../actors/log.ts';
 import { runDaemon } from '../../cli/daemon.ts';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createActor, fromCallback } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../adapters/config-file.ts';
+import { loadConfig } from '../../cli/config.ts';
 import { writeStateFile } from '../../adapters/state-file.ts';
 import { memoryLog } from '../../actors/log.ts';
 import { runDaemon } from '../../cli/daemon.ts';

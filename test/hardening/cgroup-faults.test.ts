@@ -22,7 +22,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Result } from 'neverthrow';
 import { formatCgroupError } from '../../adapters/cgroup/parse.ts';
 import { createCgroupReader, type CgroupReading } from '../../adapters/cgroup/reader.ts';
-import { loadConfig } from '../../adapters/config-file.ts';
+import { loadConfig } from '../../cli/config.ts';
 import { readStateFile } from '../../adapters/state-file.ts';
 import { memoryLog } from '../../actors/log.ts';
 import { EXIT_BUDGET_SPENT, runDaemon } from '../../cli/daemon.ts';

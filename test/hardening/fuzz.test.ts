@@ -26,7 +26,7 @@ import {
   type CgroupError,
 } from '../../adapters/cgroup/parse.ts';
 import { parseSessionFile, parseTranscriptText } from '../../adapters/claude-session.ts';
-import { loadConfig } from '../../adapters/config-file.ts';
+import { loadConfig } from '../../cli/config.ts';
 import { parseProcStat } from '../../adapters/proc.ts';
 import { readStateFile, writeStateFile } from '../../adapters/state-file.ts';
 import { formatTraceError, parseTraceLine } from '../../adapters/trace.ts';

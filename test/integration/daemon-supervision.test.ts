@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { memoryLog } from '../../actors/log.ts';
 import { EXIT_BUDGET_SPENT, runDaemon } from '../../cli/daemon.ts';
-import { loadConfig, type MemgovConfig } from '../../adapters/config-file.ts';
+import { loadConfig, type MemgovConfig } from '../../cli/config.ts';
 import type * as Reader from '../../adapters/cgroup/reader.ts';
 import { DEFAULT_RESTART_BUDGET } from '../../machines/restart-budget.ts';
 import { runMain } from '../support/cli.ts';

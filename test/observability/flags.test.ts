@@ -2,7 +2,7 @@
 // flags and config keys of the metrics, the inspector and the journal, their defaults, and a
 // clear exit 2 naming the flag or key for each bad value. No daemon starts here.
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../adapters/config-file.ts';
+import { loadConfig } from '../../cli/config.ts';
 import { parseArgs } from '../../cli/args.ts';
 import {
   DEFAULT_INSPECT_PORT,

@@ -3,7 +3,7 @@
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../adapters/config-file.ts';
+import { loadConfig } from '../../cli/config.ts';
 import { memoryLog, type LogFields } from '../../actors/log.ts';
 import { runDaemon } from '../../cli/daemon.ts';
 import { pollUntil } from './daemon.ts';
