@@ -1,8 +1,10 @@
-// Lint setup: typed typescript-eslint rules, plus the neverthrow rule that every Result is used,
-// and a guard that keeps machines/ free of Node I/O (the governor must stay pure and replayable).
+// Lint setup: typed typescript-eslint rules, the neverthrow rule that every Result is used, the
+// rooms' import rules (eslint.rooms.js), and a guard that keeps machines/ free of Node I/O and of
+// the clock (the governor must stay pure and replayable).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import neverthrow from '@bufferings/eslint-plugin-neverthrow';
+import { roomConfigs } from './eslint.rooms.js';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test/fixtures/**', '.bench-tmp/**'] },
@@ -27,17 +29,6 @@ export default tseslint.config(
   {
     files: ['machines/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['node:*', 'fs', 'path', 'os', 'child_process'],
-              message: 'machines/ is pure: do I/O in actors/ or adapters/.',
-            },
-          ],
-        },
-      ],
       'no-restricted-properties': [
         'error',
         {
@@ -49,6 +40,7 @@ export default tseslint.config(
       'no-restricted-globals': ['error', 'process', 'setTimeout', 'setInterval'],
     },
   },
+  ...roomConfigs,
   {
     // Tests inspect Results with expect() and _unsafeUnwrapErr, which the rule does not know.
     files: ['test/**/*.ts'],

@@ -5,7 +5,14 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { err, ok, type Result } from 'neverthrow';
 import { quoteValue } from '../lib/quote.ts';
-import type { Sample } from '../machines/policy.ts';
+
+/** One line of a trace, in bytes and ms: the governor's Sample, by shape (adapters know no machines). */
+export interface TraceSample {
+  readonly t: number;
+  readonly current: number;
+  readonly inactiveFile: number;
+  readonly limit: number;
+}
 
 export interface TraceError {
   /** 1-based line number in the trace, 0 when the file itself failed. */
@@ -63,7 +70,10 @@ export function traceRecord(
  * `"usage"` may stand for `current` (then inactiveFile is 0), and a missing inactiveFile is 0.
  * Other keys are allowed (a journal's sample lines carry the decision too).
  */
-export function sampleOf(r: Record<string, unknown>, line: number): Result<Sample, TraceError> {
+export function sampleOf(
+  r: Record<string, unknown>,
+  line: number,
+): Result<TraceSample, TraceError> {
   const hasCurrent = r.current !== undefined;
   const usageKey = hasCurrent ? 'current' : r.usage !== undefined ? 'usage' : undefined;
   if (usageKey === undefined) return err({ line, detail: 'needs "current" (or "usage") in bytes' });
@@ -72,8 +82,8 @@ export function sampleOf(r: Record<string, unknown>, line: number): Result<Sampl
   const inactiveFile = hasCurrent && r.inactiveFile !== undefined ? r.inactiveFile : 0;
   if (isByteCount(t) && isByteCount(current) && isByteCount(inactiveFile) && isByteCount(limit)) {
     if (limit <= 0) return err({ line, detail: '"limit" must be above 0' });
-    // The common exact shape is already a Sample: reuse it rather than copy it.
-    if (hasCurrent && r.inactiveFile !== undefined) return ok(r as unknown as Sample);
+    // The common exact shape is already a TraceSample: reuse it rather than copy it.
+    if (hasCurrent && r.inactiveFile !== undefined) return ok(r as unknown as TraceSample);
     return ok({ t, current, inactiveFile, limit });
   }
   const bad = (['t', usageKey, 'inactiveFile', 'limit'] as const).find(
@@ -86,7 +96,7 @@ export function sampleOf(r: Record<string, unknown>, line: number): Result<Sampl
  * Parses one trace line. This runs once per line of traces with millions of lines, so the valid
  * path allocates only the sample.
  */
-export function parseTraceLine(text: string, line: number): Result<Sample, TraceError> {
+export function parseTraceLine(text: string, line: number): Result<TraceSample, TraceError> {
   const r = parseObject(text);
   return r === undefined ? err(notAnObject(text, line)) : sampleOf(r, line);
 }
@@ -95,7 +105,10 @@ export function parseTraceLine(text: string, line: number): Result<Sample, Trace
  * Like parseTraceLine, but null for a line to skip: a journal record other than a sample (its
  * `"kind"` is present and is not `"sample"`), so a decision journal replays as a trace.
  */
-export function parseTraceEntry(text: string, line: number): Result<Sample | null, TraceError> {
+export function parseTraceEntry(
+  text: string,
+  line: number,
+): Result<TraceSample | null, TraceError> {
   const r = parseObject(text);
   if (r === undefined) return err(notAnObject(text, line));
   if (r.kind !== undefined && r.kind !== 'sample') return ok(null);

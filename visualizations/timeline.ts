@@ -11,8 +11,6 @@
 // per field. The document stays well under 2 MB whatever the input: the tests' worst case (a
 // week of decisions, each an action with a result, every text field 10,000 three-byte
 // characters) makes 0.98 MB.
-import type { JournalResultRecord } from '../adapters/journal.ts';
-
 export type TimelineAction = 'compact' | 'clear' | 'archive-terminate';
 
 /** One governor decision: the sample it saw and what it decided. */
@@ -26,8 +24,16 @@ export interface TimelinePoint {
   readonly reason?: string;
 }
 
-/** One finished action, as the journal records it. */
-export type TimelineResult = Omit<JournalResultRecord, 'kind'>;
+/** One finished action, as the journal records it (cli/commands/timeline.ts passes its records). */
+export interface TimelineResult {
+  readonly t: number;
+  readonly seq: number;
+  readonly action: string;
+  /** ok | failed | timed-out | skipped | interrupted | superseded */
+  readonly outcome: string;
+  readonly durationMs: number;
+  readonly detail: string | null;
+}
 
 export interface TimelineThresholds {
   readonly compactAt: number;
