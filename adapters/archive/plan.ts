@@ -3,7 +3,7 @@
 // only; nothing here writes.
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { dirname } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
 import { errnoCode, errnoSummary } from '../errno.ts';
 import { hashOpenFile, type Hashed } from './copy.ts';
@@ -13,7 +13,7 @@ import {
   type Manifest,
   type ManifestFile,
 } from './manifest.ts';
-import { isWithin } from '../../lib/path.ts';
+import { directoriesDownTo, isWithin } from '../../lib/path.ts';
 
 export type RestoreAction = 'create' | 'overwrite' | 'identical';
 
@@ -73,11 +73,7 @@ function ownedParents(path: string, sources: readonly string[]): string[] {
   const owner = sources
     .filter((s) => isSafeArchivedPath(s) && isWithin(path, s))
     .sort((a, b) => b.length - a.length)[0];
-  if (owner === undefined || owner === path) return [];
-  const parts = relative(owner, dirname(path))
-    .split('/')
-    .filter((p) => p !== '');
-  return [owner, ...parts.map((_, i) => join(owner, ...parts.slice(0, i + 1)))];
+  return owner === undefined || owner === path ? [] : directoriesDownTo(owner, dirname(path));
 }
 
 async function lstatOrNull(path: string): Promise<Result<Stats | null, RestoreFailure>> {

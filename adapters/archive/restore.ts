@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
 import { CHUNK_BYTES, pumpHashed, type Hashed } from './copy.ts';
 import type { VerifyError } from './errors.ts';
@@ -22,6 +22,7 @@ import {
   type RestoreFailure,
 } from './plan.ts';
 import { verifyFiles } from './verify.ts';
+import { directoriesDownTo } from '../../lib/path.ts';
 
 export interface RestoreOptions {
   /** The archive's directory (the one holding manifest.json), absolute. */
@@ -71,11 +72,7 @@ const STAGE_FLAGS =
 
 /** Every directory from `first` (the first one mkdir created) down to `dir`, shallowest first. */
 function createdChain(first: string | undefined, dir: string): string[] {
-  if (first === undefined) return [];
-  const parts = relative(first, dir)
-    .split('/')
-    .filter((p) => p !== '');
-  return [first, ...parts.map((_, i) => join(first, ...parts.slice(0, i + 1)))];
+  return first === undefined ? [] : directoriesDownTo(first, dir);
 }
 
 /** Opens the archived copy and a new temp file (0600) beside the destination. */
