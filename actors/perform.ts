@@ -3,7 +3,7 @@
 // archive after each compact, archive-terminate as archive-then-SIGTERM of the verified agent.
 // `--dry-run` decides and logs but performs nothing. Every path resolves with an outcome; none
 // throws.
-import { archiveSession, formatArchiveError } from '../adapters/archive.ts';
+import { archiveSession, formatArchiveError } from '../adapters/archive/write.ts';
 import type { Env } from '../adapters/claude-session.ts';
 import {
   formatProcError,

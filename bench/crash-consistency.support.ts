@@ -23,7 +23,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listArchives, verifyArchive } from '../adapters/archive.ts';
+import { listArchives } from '../adapters/archive/list.ts';
+import { verifyArchive } from '../adapters/archive/verify.ts';
 import { loadConfig } from '../cli/config.ts';
 import { hasExited, identify, signalVerified, type ProcessIdentity } from '../adapters/proc.ts';
 import { readStateFile } from '../adapters/state-file.ts';

@@ -5,7 +5,7 @@
 // persist and report -> stop. Returns the process exit code.
 import { createActor } from 'xstate';
 import type { Result } from 'neverthrow';
-import { removeCrashedTemps } from '../adapters/archive.ts';
+import { removeCrashedTemps } from '../adapters/archive/list.ts';
 import { formatCgroupError } from '../adapters/cgroup/parse.ts';
 import {
   createCgroupReader,

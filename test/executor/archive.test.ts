@@ -26,18 +26,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  archiveName,
-  archiveSession,
-  formatArchiveError,
-  listArchives,
-  verifyArchive,
-  type ArchiveOptions,
-  type Manifest,
-} from '../../adapters/archive.ts';
+import { formatArchiveError } from '../../adapters/archive/errors.ts';
+import { listArchives } from '../../adapters/archive/list.ts';
+import type { Manifest } from '../../adapters/archive/manifest.ts';
+import { verifyArchive } from '../../adapters/archive/verify.ts';
+import { archiveName, archiveSession, type ArchiveOptions } from '../../adapters/archive/write.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const ARCHIVE_MODULE = fileURLToPath(new URL('../../adapters/archive.ts', import.meta.url));
+const ARCHIVE_MODULE = fileURLToPath(new URL('../../adapters/archive/write.ts', import.meta.url));
 const NOW_MS = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
 const FAR_MS = Number.MAX_SAFE_INTEGER;
 const MiB = 1024 * 1024;
@@ -542,7 +538,7 @@ describe('memory and speed', () => {
   // Measured on this project's VM (2 vCPUs, ext4, Node 20.20), 13 runs: archiving one 200 MiB
   // file of random data raised the child's peak RSS by 4.1..10.5 MiB (maxRSS agreed within
   // 0.5 MiB) at 172..266 MiB/s, the file having just been written (its writeback competes).
-  // The same copy through an fs stream pipeline cost +38 MiB (see adapters/archive.ts).
+  // The same copy through an fs stream pipeline cost +38 MiB (see adapters/archive/write.ts).
   it('archives a 200 MiB file with under 40 MiB of extra RSS', async () => {
     const big = join(work, 'big.bin');
     const fd = openSync(big, 'w');

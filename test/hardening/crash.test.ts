@@ -8,7 +8,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSyn
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { archiveSession, removeCrashedTemps } from '../../adapters/archive.ts';
+import { removeCrashedTemps } from '../../adapters/archive/list.ts';
+import { archiveSession } from '../../adapters/archive/write.ts';
 import { identify, type ProcessIdentity } from '../../adapters/proc.ts';
 import { removeStaleTemps, writeStateFile } from '../../adapters/state-file.ts';
 import {

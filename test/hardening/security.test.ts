@@ -6,7 +6,7 @@
 //   the SIGTERM when the archive root is the link);
 // - the state file, lock, journal and archives are 0600 and the directories memgov creates 0700,
 //   whatever the umask;
-// - archives never hold credentials (the rule: adapters/archive.ts isSecretName);
+// - archives never hold credentials (the rule: adapters/archive/secret.ts isSecretName);
 // - no shell ever sees an argument: hostile strings reach the command transport's program and
 //   tmux as data.
 import {
@@ -24,7 +24,9 @@ import {
 } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { archiveSession, isSecretName, type Manifest } from '../../adapters/archive.ts';
+import type { Manifest } from '../../adapters/archive/manifest.ts';
+import { isSecretName } from '../../adapters/archive/secret.ts';
+import { archiveSession } from '../../adapters/archive/write.ts';
 import { acquireLock } from '../../adapters/lock.ts';
 import { hasExited } from '../../adapters/proc.ts';
 import { readStateFile, writeStateFile } from '../../adapters/state-file.ts';

@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { archiveSession, type Manifest } from '../../adapters/archive.ts';
+import type { Manifest } from '../../adapters/archive/manifest.ts';
+import { archiveSession } from '../../adapters/archive/write.ts';
 import {
   claudeConfigDir,
   clearFinished,

@@ -6,7 +6,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { archiveSession, verifyArchive, type Manifest } from '../../adapters/archive.ts';
+import type { Manifest } from '../../adapters/archive/manifest.ts';
+import { verifyArchive } from '../../adapters/archive/verify.ts';
+import { archiveSession } from '../../adapters/archive/write.ts';
 
 const MIB = 1024 * 1024;
 const NOW_MS = Date.UTC(2026, 0, 2, 3, 4, 5, 678);

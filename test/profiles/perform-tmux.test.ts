@@ -22,7 +22,9 @@ import { attachedAgent, tmuxLaunchedAgent, type AgentHandle } from '../../actors
 import { memoryLog } from '../../actors/log.ts';
 import { createPerform } from '../../actors/perform.ts';
 import { AIDER_NO_COMPACT, profileFor } from '../../actors/profiles.ts';
-import { listArchives, verifyArchive, type Manifest } from '../../adapters/archive.ts';
+import { listArchives } from '../../adapters/archive/list.ts';
+import type { Manifest } from '../../adapters/archive/manifest.ts';
+import { verifyArchive } from '../../adapters/archive/verify.ts';
 import { createTmux } from '../../adapters/tmux.ts';
 import {
   defaultDaemonConfig,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { killFakeGroups, killTmuxServer } from '../support/tmux.ts';
-import { archiveSession } from '../../adapters/archive.ts';
+import { archiveSession } from '../../adapters/archive/write.ts';
 import {
   readSessionFor,
   sessionArchiveSet,

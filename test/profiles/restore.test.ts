@@ -22,7 +22,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { archiveSession, type Manifest } from '../../adapters/archive.ts';
+import type { Manifest } from '../../adapters/archive/manifest.ts';
+import { archiveSession } from '../../adapters/archive/write.ts';
 import {
   readSessionFor,
   sessionArchiveSet,
