@@ -4,6 +4,7 @@
 // use a fake tree. The window between the re-read and kill(2) is microseconds; closing it fully
 // needs pidfd_send_signal, which Node does not expose.
 import { readFileSync } from 'node:fs';
+import { readFile, readlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { err, ok, type Result } from 'neverthrow';
 import { quoteValue } from '../lib/quote.ts';
@@ -301,4 +302,29 @@ export function startedAtMs(
     return null;
   }
   return bootSec === null ? null : bootSec * 1000 + (identity.startTicks * 1000) / USER_HZ;
+}
+
+/** The boot time (`btime`, seconds since the epoch) from `<procRoot>/stat`; null when unreadable. */
+export async function readBootTimeSec(
+  procRoot: string = DEFAULT_PROC_ROOT,
+): Promise<number | null> {
+  const text = await readFile(`${procRoot}/stat`, 'utf8').catch(() => null);
+  return text === null ? null : parseBootTimeSec(text);
+}
+
+/** The working directory of `pid` (the `<procRoot>/PID/cwd` link); gone when there is no such process. */
+export async function readProcessCwd(
+  pid: number,
+  procRoot: string = DEFAULT_PROC_ROOT,
+): Promise<Result<string, ProcError>> {
+  const link = `${procRoot}/${pid}/cwd`;
+  try {
+    return ok(await readlink(link));
+  } catch (error) {
+    return err(
+      errnoCode(error) === 'ENOENT'
+        ? { kind: 'gone', pid, detail: `${link}: no such process` }
+        : { kind: 'io', pid, detail: `${link}: ${errnoSummary(error)}` },
+    );
+  }
 }

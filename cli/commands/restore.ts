@@ -15,8 +15,7 @@ import {
   verifyArchive,
   type ManifestFile,
 } from '../../adapters/archive.ts';
-import { resumeFromManifest, type AgentProfile } from '../../adapters/agent-sessions.ts';
-import type { ResumeCommand } from '../../adapters/claude-session.ts';
+import { resumeFromManifest, type AgentName, type ResumeCommand } from '../../agents/index.ts';
 import { errnoCode, errnoSummary } from '../../adapters/errno.ts';
 import { parseArgs } from '../args.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
@@ -89,7 +88,7 @@ interface Summary {
   readonly conflicts: readonly Conflict[];
   readonly error: Failure | null;
   readonly resume: {
-    readonly profile: AgentProfile;
+    readonly profile: AgentName;
     readonly cwd: string;
     readonly argv: readonly string[];
     readonly command: string;

@@ -25,7 +25,8 @@ import {
   parseV2OomKills,
   type CgroupError,
 } from '../../adapters/cgroup/parse.ts';
-import { parseSessionFile, parseTranscriptText } from '../../adapters/claude-session.ts';
+import { parseSessionFile } from '../../agents/claude-code.ts';
+import { parseTranscriptText } from '../../adapters/session-files.ts';
 import { loadConfig } from '../../adapters/config-file.ts';
 import { parseProcStat } from '../../adapters/proc.ts';
 import { readStateFile, writeStateFile } from '../../adapters/state-file.ts';

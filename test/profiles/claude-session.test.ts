@@ -34,18 +34,20 @@ import {
   findSessions,
   findTranscript,
   parseSessionFile,
-  parseTranscriptText,
   projectDirName,
   readSessionFor,
-  readTranscriptTail,
   recordText,
   resumeCommand,
   sessionArchiveSet,
   sessionForProcess,
   transcriptPath,
   type ClaudeSession,
+} from '../../agents/claude-code.ts';
+import {
+  parseTranscriptText,
+  readTranscriptTail,
   type TranscriptRecord,
-} from '../../adapters/claude-session.ts';
+} from '../../adapters/session-files.ts';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/claude/config', import.meta.url));
 const SID = '3f2b8c1e-7d4a-4e5b-9c6d-1a2b3c4d5e6f';

@@ -21,7 +21,8 @@ import { killFakeGroups, killTmuxServer } from '../support/tmux.ts';
 import { attachedAgent, tmuxLaunchedAgent, type AgentHandle } from '../../actors/agent.ts';
 import { memoryLog } from '../../actors/log.ts';
 import { createPerform } from '../../actors/perform.ts';
-import { AIDER_NO_COMPACT, profileFor } from '../../actors/profiles.ts';
+import { AIDER_NO_COMPACT } from '../../agents/aider.ts';
+import { profileFor } from '../../agents/index.ts';
 import { listArchives, verifyArchive, type Manifest } from '../../adapters/archive.ts';
 import { createTmux } from '../../adapters/tmux.ts';
 import {

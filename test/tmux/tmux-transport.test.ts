@@ -12,7 +12,7 @@ import {
   compactFinishedAfter,
   findCompaction,
   parseSessionFile,
-} from '../../adapters/claude-session.ts';
+} from '../../agents/claude-code.ts';
 import { readProcStat } from '../../adapters/proc.ts';
 import {
   createTmux,
