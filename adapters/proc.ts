@@ -328,3 +328,42 @@ export async function readProcessCwd(
     );
   }
 }
+
+/** How a file written by a process was tied to the live process that now holds its pid. */
+export type Ownership =
+  | { readonly owned: true; readonly verifiedBy: 'procStart' | 'fileTime' | 'unverified' }
+  | { readonly owned: false; readonly detail: string };
+
+/** A file written more than this before its process started is another process's. */
+const FILE_TIME_SLACK_MS = 2_000;
+
+/**
+ * Whether a file a process wrote about itself belongs to the live process `identity`, so that a
+ * pid the kernel has handed to another process never matches: a numeric `procStart` (the start
+ * ticks the writer recorded) must equal the identity's; without one the file must not predate the
+ * process (boot time from `<procRoot>/stat` + start ticks / `ticksPerSec`, 2 s of slack).
+ */
+export async function fileOwnership(
+  identity: ProcessIdentity,
+  file: { readonly procStart: string | null; readonly mtimeMs: number },
+  options: { readonly procRoot?: string; readonly ticksPerSec?: number } = {},
+): Promise<Ownership> {
+  if (file.procStart !== null && /^\d{1,16}$/.test(file.procStart)) {
+    const ticks = Number(file.procStart);
+    if (ticks === identity.startTicks) return { owned: true, verifiedBy: 'procStart' };
+    return {
+      owned: false,
+      detail: `procStart ${ticks}, the process started at tick ${identity.startTicks}`,
+    };
+  }
+  const bootSec = await readBootTimeSec(options.procRoot ?? DEFAULT_PROC_ROOT);
+  if (bootSec === null) return { owned: true, verifiedBy: 'unverified' };
+  const startedMs = (bootSec + identity.startTicks / (options.ticksPerSec ?? USER_HZ)) * 1000;
+  if (file.mtimeMs + FILE_TIME_SLACK_MS >= startedMs)
+    return { owned: true, verifiedBy: 'fileTime' };
+  const written = new Date(file.mtimeMs).toISOString();
+  return {
+    owned: false,
+    detail: `written at ${written}, before the process started (${new Date(startedMs).toISOString()})`,
+  };
+}

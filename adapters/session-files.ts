@@ -81,6 +81,18 @@ export function timeMs(value: unknown): number | null {
   return Number.isFinite(parsed) ? parsed : null;
 }
 
+/** A pid field: a positive safe integer, or its decimal text; undefined otherwise. */
+export function positivePid(value: unknown): number | undefined {
+  const n = typeof value === 'string' && /^\d{1,10}$/.test(value) ? Number(value) : value;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
+/** A recorded process start (ticks, or whatever text a CLI wrote), trimmed; null when absent. */
+export function procStartField(raw: unknown): string | null {
+  if (typeof raw === 'number' && Number.isFinite(raw)) return String(raw);
+  return typeof raw === 'string' && raw.trim() !== '' ? raw.trim() : null;
+}
+
 /** A string field of a JSON text that may be cut short: parsed whole, else found by pattern. */
 export function stringField(text: string, key: string): string | null {
   const match = new RegExp(`"${key}"\\s*:\\s*"((?:[^"\\\\]|\\\\.)*)"`).exec(text);
@@ -173,6 +185,22 @@ export async function findInSubdirs(
   return ok(null);
 }
 
+/**
+ * The candidates that exist as their kind (see existsAs), in order, each once; names `skip` accepts
+ * are left out.
+ */
+export async function existingPaths(
+  candidates: readonly (readonly [string, PathKind])[],
+  skip: (path: string) => boolean,
+): Promise<string[]> {
+  const found: string[] = [];
+  for (const [path, kind] of candidates) {
+    if (skip(path) || found.includes(path)) continue;
+    if (await existsAs(path, kind)) found.push(path);
+  }
+  return found;
+}
+
 /** Reads a small file whole, refusing one over `maxBytes`; null when it does not exist. */
 export async function readSmallFile(
   path: string,
@@ -197,6 +225,79 @@ export async function readSmallFile(
     return err(ioError(path, error));
   } finally {
     await handle.close().catch(() => undefined);
+  }
+}
+
+/** A per-process file (`<pid>.json` and the like), parsed, with where it was and its write time. */
+export type PidFile<T> = T & { readonly path: string; readonly mtimeMs: number };
+
+/** A file a process's registry entry is parsed from: its text and the pid its name gives. */
+export type PidFileParser<T> = (text: string, pid: number) => Result<T, string>;
+
+/** Longest per-process file read: they are a few hundred bytes; anything this big is not one. */
+const MAX_PID_FILE_BYTES = 64 * 1024;
+
+/**
+ * Reads the per-process file at `path` that should describe `pid`; null when it does not exist.
+ * Garbled when it does not parse or names another pid.
+ */
+export async function readPidFile<T extends { readonly pid: number }>(
+  path: string,
+  pid: number,
+  parse: PidFileParser<T>,
+): Promise<Result<PidFile<T> | null, SessionFileError>> {
+  const read = await readSmallFile(path, MAX_PID_FILE_BYTES);
+  if (read.isErr()) return err(read.error);
+  if (read.value === null) return ok(null);
+  const { text, mtimeMs } = read.value;
+  const parsed = parse(text, pid);
+  if (parsed.isErr()) return err({ kind: 'garbled', path, detail: parsed.error });
+  if (parsed.value.pid !== pid) {
+    return err({ kind: 'garbled', path, detail: `names pid ${parsed.value.pid}` });
+  }
+  return ok({ ...parsed.value, path, mtimeMs });
+}
+
+/**
+ * Every per-process file of `dir` whose name matches one of `names` (the pid is the first group).
+ * Files that cannot be used are listed in `unusable`, not fatal: one torn write must not hide the
+ * others. A missing directory holds none.
+ */
+export async function readPidFiles<T extends { readonly pid: number }>(
+  dir: string,
+  names: readonly RegExp[],
+  parse: PidFileParser<T>,
+): Promise<Result<{ found: PidFile<T>[]; unusable: SessionFileError[] }, SessionFileError>> {
+  const entries = await listDir(dir);
+  if (entries.isErr()) return err(entries.error);
+  const found: PidFile<T>[] = [];
+  const unusable: SessionFileError[] = [];
+  for (const entry of entries.value) {
+    const match = names.map((name) => name.exec(entry.name)).find((m) => m != null);
+    if (match == null || !entry.isFile()) continue;
+    const read = await readPidFile(join(dir, entry.name), Number(match[1]), parse);
+    if (read.isErr()) unusable.push(read.error);
+    else if (read.value !== null) found.push(read.value);
+  }
+  return ok({ found, unusable });
+}
+
+/**
+ * Records with their effective time, at or after `sinceMs`: their own `timestamp`, else the last
+ * one seen before them (some records carry none). Records `skip` accepts are left out, their
+ * timestamps still counted.
+ */
+export function* recordsSince(
+  records: readonly TranscriptRecord[],
+  sinceMs: number,
+  skip: (record: TranscriptRecord) => boolean,
+): Generator<{ record: TranscriptRecord; atMs: number }> {
+  let lastMs = Number.NEGATIVE_INFINITY;
+  for (const record of records) {
+    const own = timeMs(record.timestamp);
+    if (own !== null) lastMs = own;
+    if (skip(record) || lastMs < sinceMs) continue;
+    yield { record, atMs: lastMs };
   }
 }
 

@@ -14,33 +14,40 @@
 //   across `projects/*`.
 // - `/clear` rotates the session id; v2.1.119 left the old id in `sessions/<pid>.json`, later
 //   versions update it. A new transcript file in the project directory is the fallback signal.
-import { basename, isAbsolute, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
-import { readBootTimeSec, type ProcessIdentity } from '../adapters/proc.ts';
+import { fileOwnership, type ProcessIdentity } from '../adapters/proc.ts';
 import {
+  existingPaths,
   existsAs,
   findInSubdirs,
   homeOf,
   isFileAt,
   isSafeSessionId,
-  listDir,
   listNames,
   nonEmpty,
   readFirstRecord,
-  readSmallFile,
+  readPidFile,
+  readPidFiles,
   readTranscriptTail,
   timedFiles,
-  timeMs,
   type Env,
   type PathKind,
   type SessionFileError,
   type TranscriptRecord,
 } from '../adapters/session-files.ts';
 import { paneLacks, paneShows, type Predicate } from '../adapters/tmux.ts';
-import { isRecord } from '../lib/record.ts';
+import {
+  clearedSessionId,
+  clearFinished,
+  commandTaken,
+  compactCompletion,
+  encodeCwd,
+  parseSessionFile,
+  type ClaudeSession,
+} from './claude-code-parse.ts';
 import type {
   AgentProfile,
-  Completion,
   ProfilePorts,
   ResumeCommand,
   RungName,
@@ -49,41 +56,10 @@ import type {
 } from './profile.ts';
 import { BUSY_MARKER, hasNoCommand, resumeIn } from './terminal.ts';
 
-export type ClaudeStatus = 'idle' | 'busy' | 'waiting' | 'shell' | 'unknown';
-
-/** One `sessions/<pid>.json` (or legacy `pid-<pid>.json`), parsed. */
-export interface ClaudeSession {
-  readonly pid: number;
-  /** A safe path segment (checked when parsed): a UUID in every version seen. */
-  readonly sessionId: string;
-  /** Absolute; `claude --resume` only finds the session from this directory. */
-  readonly cwd: string;
-  /** `unknown` when absent (older versions, SDK sessions) or a value not known here. */
-  readonly status: ClaudeStatus;
-  /** As written: on Linux the starttime ticks of /proc/PID/stat ("20095994"); null if absent. */
-  readonly procStart: string | null;
-  readonly startedAtMs: number | null;
-  readonly updatedAtMs: number | null;
-  readonly statusUpdatedAtMs: number | null;
-  readonly version: string | null;
-  /** current: `<pid>.json` with `sessionId`; legacy: `session_id`, no status, no procStart. */
-  readonly format: 'current' | 'legacy';
-}
-
 /** A session read from disk: where it was and when it was last written. */
 export interface SessionFile extends ClaudeSession {
   readonly path: string;
   readonly mtimeMs: number;
-}
-
-/** What showed that a compaction finished. */
-export interface CompactionEvidence {
-  readonly atMs: number;
-  /** boundary: `system`/`compact_boundary`; summary: `isCompactSummary`; stdout: "Compacted". */
-  readonly form: 'boundary' | 'summary' | 'stdout';
-  /** `manual` or `auto` when the boundary says. */
-  readonly trigger: string | null;
-  readonly preTokens: number | null;
 }
 
 /** Whether a `sessions/<pid>.json` belongs to the live process that now holds the pid. */
@@ -98,25 +74,12 @@ export type SessionMatch =
   | { readonly kind: 'stale'; readonly session: SessionFile; readonly detail: string };
 
 const CREDENTIALS = '.credentials.json';
-const STATUSES: ReadonlySet<string> = new Set(['idle', 'busy', 'waiting', 'shell']);
-/** A session file is a few hundred bytes; anything this big is not one. */
-const MAX_SESSION_FILE_BYTES = 64 * 1024;
 /** Enough for the first record of a legacy `agent-*.jsonl` file (its sessionId). */
 const FIRST_LINE_BYTES = 64 * 1024;
 /** Transcripts grow to hundreds of MiB: only this much of the end is read per check. */
 const TAIL_BYTES = 4 << 20;
-/** Claude Code's cut-off for project directory names (sessionStoragePortable.ts). */
-const MAX_PROJECT_NAME = 200;
-/** USER_HZ: the unit of /proc/PID/stat starttime, 100 on every mainstream Linux arch. */
-const DEFAULT_TICKS_PER_SEC = 100;
-/** A session file written more than this before its process started is another process's. */
-const FILE_TIME_SLACK_MS = 2_000;
 const CURRENT_NAME = /^(\d{1,10})\.json$/;
 const LEGACY_NAME = /^pid-(\d{1,10})\.json$/;
-const TRANSCRIPT_NAME = /^(.+)\.jsonl$/;
-const COMPACTED_STDOUT = /<local-command-stdout>\s*Compacted\b/;
-// eslint-disable-next-line no-control-regex -- ANSI escapes are what this matches
-const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
 
 function unsafeId(path: string, id: string): SessionFileError {
   return { kind: 'unsafe', path, detail: `unsafe session id ${JSON.stringify(id)}` };
@@ -127,24 +90,6 @@ function unsafeId(path: string, id: string): SessionFileError {
 /** `$CLAUDE_CONFIG_DIR`, else `$HOME/.claude`. */
 export function claudeConfigDir(env: Env): string {
   return nonEmpty(env.CLAUDE_CONFIG_DIR) ? env.CLAUDE_CONFIG_DIR : join(homeOf(env), '.claude');
-}
-
-/** Claude Code's 32-bit string hash (`(h << 5) - h + code`, over UTF-16 code units). */
-function claudePathHash(text: string): number {
-  let hash = 0;
-  for (let i = 0; i < text.length; i++) hash = ((hash << 5) - hash + text.charCodeAt(i)) | 0;
-  return hash;
-}
-
-/**
- * A cwd as Claude Code names its project directory: `/` and `.` (and every other UTF-16 code unit
- * outside [A-Za-z0-9]) become `-`, runs not collapsed. Past 200 characters: the first 200, `-`,
- * and a base-36 hash of the cwd (the pre-2.1.224 scheme; findTranscript does not rely on it).
- */
-export function encodeCwd(cwd: string): string {
-  const folded = cwd.replace(/[^A-Za-z0-9]/g, '-');
-  if (folded.length <= MAX_PROJECT_NAME) return folded;
-  return `${folded.slice(0, MAX_PROJECT_NAME)}-${Math.abs(claudePathHash(cwd)).toString(36)}`;
 }
 
 /** The project directory's name: CLAUDE_CODE_PROJECT_DIR_NAME when set (v2.1.234+), else encodeCwd. */
@@ -199,72 +144,8 @@ async function projectDirOf(
 
 // -------------------------------------------------------------------------------- session files
 
-function positivePid(value: unknown): number | undefined {
-  const n = typeof value === 'string' && /^\d{1,10}$/.test(value) ? Number(value) : value;
-  return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 ? n : undefined;
-}
-
-function procStartOf(raw: unknown): string | null {
-  if (typeof raw === 'number' && Number.isFinite(raw)) return String(raw);
-  return typeof raw === 'string' && raw.trim() !== '' ? raw.trim() : null;
-}
-
-/**
- * Parses a `sessions/<pid>.json` or legacy `pid-<pid>.json`. Extra fields are ignored; missing
- * optional ones are null; an unknown or missing status is `unknown`. Needs a session id that is a
- * safe path segment, an absolute cwd, and a pid (from the file, else `fallbackPid`, the one in the
- * file name). Never throws: anything else is an error naming what is wrong.
- */
-export function parseSessionFile(
-  text: string,
-  fallbackPid?: number,
-): Result<ClaudeSession, string> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return err('not JSON');
-  }
-  if (!isRecord(parsed)) return err('not a JSON object');
-  const current = typeof parsed.sessionId === 'string';
-  const sessionId = current ? parsed.sessionId : parsed.session_id;
-  if (typeof sessionId !== 'string') return err('no "sessionId"');
-  if (!isSafeSessionId(sessionId)) return err(`unsafe session id ${JSON.stringify(sessionId)}`);
-  const cwd = parsed.cwd;
-  if (typeof cwd !== 'string' || !isAbsolute(cwd) || cwd.includes('\0')) {
-    return err('"cwd" is not an absolute path');
-  }
-  const pid = positivePid(parsed.pid) ?? positivePid(fallbackPid);
-  if (pid === undefined) return err('no "pid"');
-  const status = typeof parsed.status === 'string' && STATUSES.has(parsed.status);
-  return ok({
-    pid,
-    sessionId,
-    cwd,
-    status: status ? (parsed.status as ClaudeStatus) : 'unknown',
-    procStart: procStartOf(parsed.procStart),
-    startedAtMs: timeMs(parsed.startedAt),
-    updatedAtMs: timeMs(parsed.updatedAt),
-    statusUpdatedAtMs: timeMs(parsed.statusUpdatedAt),
-    version: typeof parsed.version === 'string' ? parsed.version : null,
-    format: current ? 'current' : 'legacy',
-  });
-}
-
-async function readSessionPath(
-  path: string,
-  pid: number,
-): Promise<Result<SessionFile | null, SessionFileError>> {
-  const read = await readSmallFile(path, MAX_SESSION_FILE_BYTES);
-  if (read.isErr()) return err(read.error);
-  if (read.value === null) return ok(null);
-  const { text, mtimeMs } = read.value;
-  const parsed = parseSessionFile(text, pid);
-  if (parsed.isErr()) return err({ kind: 'garbled', path, detail: parsed.error });
-  if (parsed.value.pid !== pid) {
-    return err({ kind: 'garbled', path, detail: `names pid ${parsed.value.pid}` });
-  }
-  return ok({ ...parsed.value, path, mtimeMs });
+function readSessionPath(path: string, pid: number) {
+  return readPidFile(path, pid, parseSessionFile);
 }
 
 /** `sessions/<pid>.json`, else the legacy `sessions/pid-<pid>.json`; null when neither exists. */
@@ -283,53 +164,25 @@ export async function readSessionFor(
 
 /**
  * Every session file under `sessions/`, both generations, sorted by pid (current first when a pid
- * has both). Files that cannot be used are listed in `unusable`, not fatal: one torn write must
- * not hide the others. A missing `sessions/` is no sessions.
+ * has both). Files that cannot be used are listed in `unusable`, not fatal.
  */
 export async function findSessions(
   env: Env,
 ): Promise<Result<{ sessions: SessionFile[]; unusable: SessionFileError[] }, SessionFileError>> {
   const dir = join(claudeConfigDir(env), 'sessions');
-  const entries = await listDir(dir);
-  if (entries.isErr()) return err(entries.error);
-  const sessions: SessionFile[] = [];
-  const unusable: SessionFileError[] = [];
-  for (const entry of entries.value) {
-    const match = CURRENT_NAME.exec(entry.name) ?? LEGACY_NAME.exec(entry.name);
-    if (match === null || !entry.isFile()) continue;
-    const read = await readSessionPath(join(dir, entry.name), Number(match[1]));
-    if (read.isErr()) unusable.push(read.error);
-    else if (read.value !== null) sessions.push(read.value);
-  }
-  sessions.sort(
-    (a, b) => a.pid - b.pid || (a.format === b.format ? 0 : a.format === 'current' ? -1 : 1),
-  );
-  return ok({ sessions, unusable });
-}
-
-/** A session file without a numeric procStart: it must not predate the process. */
-async function matchByFileTime(
-  identity: ProcessIdentity,
-  session: SessionFile,
-  options: { readonly procRoot?: string; readonly ticksPerSec?: number },
-): Promise<SessionMatch> {
-  const bootSec = await readBootTimeSec(options.procRoot ?? '/proc');
-  if (bootSec === null) return { kind: 'matched', session, verifiedBy: 'unverified' };
-  const ticksPerSec = options.ticksPerSec ?? DEFAULT_TICKS_PER_SEC;
-  const startedMs = (bootSec + identity.startTicks / ticksPerSec) * 1000;
-  if (session.mtimeMs + FILE_TIME_SLACK_MS >= startedMs) {
-    return { kind: 'matched', session, verifiedBy: 'fileTime' };
-  }
-  const written = new Date(session.mtimeMs).toISOString();
-  const detail = `written at ${written}, before the process started (${new Date(startedMs).toISOString()})`;
-  return { kind: 'stale', session, detail };
+  const read = await readPidFiles(dir, [CURRENT_NAME, LEGACY_NAME], parseSessionFile);
+  return read.map(({ found, unusable }) => ({
+    sessions: found.sort(
+      (a, b) => a.pid - b.pid || (a.format === b.format ? 0 : a.format === 'current' ? -1 : 1),
+    ),
+    unusable,
+  }));
 }
 
 /**
  * The session file of the live process `identity` (adopted from /proc), checked so that a pid the
- * kernel has handed to another process never matches: a numeric `procStart` must equal the start
- * ticks; without one (older versions, or a non-Linux date form) the file must not predate the
- * process (boot time from `<procRoot>/stat` + start ticks / `ticksPerSec`).
+ * kernel has handed to another process never matches (see fileOwnership: `procStart`, else the
+ * file's write time against the process's start).
  */
 export async function sessionForProcess(
   identity: ProcessIdentity,
@@ -340,177 +193,12 @@ export async function sessionForProcess(
   if (read.isErr()) return err(read.error);
   const session = read.value;
   if (session === null) return ok({ kind: 'none' });
-  if (session.procStart === null || !/^\d{1,16}$/.test(session.procStart)) {
-    return ok(await matchByFileTime(identity, session, options));
-  }
-  const ticks = Number(session.procStart);
-  if (ticks === identity.startTicks)
-    return ok({ kind: 'matched', session, verifiedBy: 'procStart' });
-  const detail = `procStart ${ticks}, the process started at tick ${identity.startTicks}`;
-  return ok({ kind: 'stale', session, detail });
-}
-
-// ---------------------------------------------------------------------------------- transcripts
-
-/**
- * The record's text, ANSI escapes removed: top-level `content` (system records, older user
- * records), `message` as a string, `message.content` as a string or its text blocks.
- */
-export function recordText(record: TranscriptRecord): string {
-  const parts: string[] = [];
-  const add = (value: unknown): void => {
-    if (typeof value === 'string') parts.push(value);
-    else if (Array.isArray(value)) {
-      for (const block of value as unknown[]) {
-        if (isRecord(block) && typeof block.text === 'string') parts.push(block.text);
-      }
-    }
-  };
-  add(record.content);
-  const message = record.message;
-  if (typeof message === 'string') parts.push(message);
-  else if (isRecord(message)) add(message.content);
-  return parts.join('\n').replace(ANSI, '');
-}
-
-/**
- * Records with their effective time: their own timestamp, else the last one seen before them
- * (snapshots and some system records carry none). Sidechain (subagent) records are left out:
- * only the main conversation's commands and compactions count.
- */
-function* timedRecords(
-  records: readonly TranscriptRecord[],
-  sinceMs: number,
-): Generator<{ record: TranscriptRecord; atMs: number }> {
-  let lastMs = Number.NEGATIVE_INFINITY;
-  for (const record of records) {
-    const own = timeMs(record.timestamp);
-    if (own !== null) lastMs = own;
-    if (record.isSidechain === true || lastMs < sinceMs) continue;
-    yield { record, atMs: lastMs };
-  }
-}
-
-function compactionIn(record: TranscriptRecord, atMs: number): CompactionEvidence | null {
-  if (record.type === 'system' && record.subtype === 'compact_boundary') {
-    const meta = isRecord(record.compactMetadata) ? record.compactMetadata : {};
-    const trigger = typeof meta.trigger === 'string' ? meta.trigger : null;
-    const preTokens = typeof meta.preTokens === 'number' ? meta.preTokens : null;
-    return { atMs, form: 'boundary', trigger, preTokens };
-  }
-  if (record.isCompactSummary === true) {
-    return { atMs, form: 'summary', trigger: null, preTokens: null };
-  }
-  const typed = record.type === 'user' || record.type === 'system';
-  if (typed && COMPACTED_STDOUT.test(recordText(record))) {
-    return { atMs, form: 'stdout', trigger: null, preTokens: null };
-  }
-  return null;
-}
-
-/**
- * The first sign, at or after `sinceMs`, that a compaction finished: a `system` record with
- * subtype `compact_boundary` (v1.0.x+: `compactMetadata.trigger`, `preTokens`), a record with
- * `isCompactSummary: true`, or `<local-command-stdout>Compacted…` in a user record (older) or a
- * `system`/`local_command` record (newer, with ANSI dimming). An auto-compaction counts too: the
- * context shrank either way.
- */
-export function findCompaction(
-  records: readonly TranscriptRecord[],
-  sinceMs: number,
-): CompactionEvidence | null {
-  for (const { record, atMs } of timedRecords(records, sinceMs)) {
-    const found = compactionIn(record, atMs);
-    if (found !== null) return found;
-  }
-  return null;
-}
-
-/** Whether a compaction finished at or after `sinceMs` (see findCompaction). */
-export function compactFinishedAfter(
-  records: readonly TranscriptRecord[],
-  sinceMs: number,
-): boolean {
-  return findCompaction(records, sinceMs) !== null;
-}
-
-/**
- * The error a compaction reported at or after `sinceMs`, e.g. "Compaction blocked by PreCompact
- * hook: …": `<local-command-stderr>` text that mentions compaction. Null when there is none.
- */
-export function compactFailedAfter(
-  records: readonly TranscriptRecord[],
-  sinceMs: number,
-): string | null {
-  for (const { record } of timedRecords(records, sinceMs)) {
-    if (record.type !== 'user' && record.type !== 'system') continue;
-    const match = /<local-command-stderr>([\s\S]*?)(?:<\/local-command-stderr>|$)/.exec(
-      recordText(record),
-    );
-    if (match !== null && /compact/i.test(match[1] ?? ''))
-      return (match[1] ?? '').trim().slice(0, 300);
-  }
-  return null;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/**
- * Whether the agent took `command` (e.g. `/compact`, arguments allowed) at or after `sinceMs`: a
- * `user` record whose text is the slash-command wrapper for it (`<command-name>/compact</command-name>`,
- * also after a leading `<command-message>` as older versions wrote it) or the literal text. A
- * `queue-operation` (typed mid-turn, only queued) does not count. The tmux transport's verify.
- */
-export function commandTaken(
-  records: readonly TranscriptRecord[],
-  command: string,
-  sinceMs: number,
-): boolean {
-  const literal = command.trim();
-  const first = literal.split(/\s+/)[0] ?? '';
-  if (first === '' || first === '/') return false;
-  const name = first.startsWith('/') ? first : `/${first}`;
-  const wrapper = new RegExp(
-    `^(?:<command-message>[^<]*</command-message>\\s*)?<command-name>${escapeRegExp(name)}</command-name>`,
+  const owner = await fileOwnership(identity, session, options);
+  return ok(
+    owner.owned
+      ? { kind: 'matched', session, verifiedBy: owner.verifiedBy }
+      : { kind: 'stale', session, detail: owner.detail },
   );
-  const typed = (text: string): boolean =>
-    wrapper.test(text) ||
-    text === literal ||
-    text.startsWith(`${name} `) ||
-    text.startsWith(`${name}\n`) ||
-    text === name;
-  for (const { record } of timedRecords(records, sinceMs)) {
-    if (record.type === 'user' && typed(recordText(record).trim())) return true;
-  }
-  return false;
-}
-
-/** Whether `/clear` finished: the session file now names another session id. */
-export function clearFinished(before: string, after: ClaudeSession | null): boolean {
-  return after !== null && after.sessionId !== before && isSafeSessionId(after.sessionId);
-}
-
-/**
- * The session `/clear` moved to, from a project directory's listing: the newest `<sid>.jsonl`
- * other than `before`, written at or after `sinceMs`. For versions whose session file keeps the
- * old id after /clear. Null when there is none.
- */
-export function clearedSessionId(
-  entries: readonly { readonly name: string; readonly mtimeMs: number }[],
-  before: string,
-  sinceMs: number,
-): string | null {
-  let best: { id: string; mtimeMs: number } | null = null;
-  for (const { name, mtimeMs } of entries) {
-    const id = TRANSCRIPT_NAME.exec(name)?.[1];
-    if (id === undefined || id === before || !isSafeSessionId(id) || id.startsWith('agent-'))
-      continue;
-    if (mtimeMs < sinceMs) continue;
-    if (best === null || mtimeMs > best.mtimeMs) best = { id, mtimeMs };
-  }
-  return best?.id ?? null;
 }
 
 /** Lists the project directory of `session` and applies clearedSessionId. */
@@ -593,11 +281,8 @@ export async function sessionArchiveSet(
   }
   const project = await projectDirOf(env, session);
   if (project.isErr()) return err(project.error);
-  const sources: string[] = [];
-  for (const [path, kind] of await sessionCandidates(env, session, project.value)) {
-    if (basename(path) === CREDENTIALS || sources.includes(path)) continue;
-    if (await existsAs(path, kind)) sources.push(path);
-  }
+  const candidates = await sessionCandidates(env, session, project.value);
+  const sources = await existingPaths(candidates, (path) => basename(path) === CREDENTIALS);
   return ok({
     sources,
     exclude: (_relPath, absPath) => basename(absPath) === CREDENTIALS,
@@ -636,16 +321,6 @@ function claudeIdle(ports: ProfilePorts): Predicate {
     if (session !== null && session.status !== 'unknown') return session.status === 'idle';
     return paneIdle();
   };
-}
-
-/** Finished: a compaction record after `sinceMs`; failed: the CLI's error about it. */
-function compactCompletion(records: readonly TranscriptRecord[], sinceMs: number): Completion {
-  const failure = compactFailedAfter(records, sinceMs);
-  if (failure !== null) return { kind: 'failed', detail: `compaction failed: ${failure}` };
-  const evidence = findCompaction(records, sinceMs);
-  if (evidence === null) return { kind: 'pending' };
-  const tokens = evidence.preTokens === null ? '' : `, ${evidence.preTokens} tokens before`;
-  return { kind: 'done', detail: `compaction finished (${evidence.form}${tokens})` };
 }
 
 /** /compact: taken when the transcript records the command (or the pane shows it), finished by its records. */

@@ -25,7 +25,7 @@ import {
   parseV2OomKills,
   type CgroupError,
 } from '../../adapters/cgroup/parse.ts';
-import { parseSessionFile } from '../../agents/claude-code.ts';
+import { parseSessionFile } from '../../agents/claude-code-parse.ts';
 import { parseTranscriptText } from '../../adapters/session-files.ts';
 import { loadConfig } from '../../adapters/config-file.ts';
 import { parseProcStat } from '../../adapters/proc.ts';

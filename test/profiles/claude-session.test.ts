@@ -23,26 +23,28 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { archiveSession, type Manifest } from '../../adapters/archive.ts';
 import {
   claudeConfigDir,
+  findClearedSession,
+  findSessions,
+  findTranscript,
+  projectDirName,
+  readSessionFor,
+  resumeCommand,
+  sessionArchiveSet,
+  sessionForProcess,
+  transcriptPath,
+} from '../../agents/claude-code.ts';
+import {
   clearFinished,
   clearedSessionId,
   commandTaken,
   compactFailedAfter,
   compactFinishedAfter,
   encodeCwd,
-  findClearedSession,
   findCompaction,
-  findSessions,
-  findTranscript,
   parseSessionFile,
-  projectDirName,
-  readSessionFor,
   recordText,
-  resumeCommand,
-  sessionArchiveSet,
-  sessionForProcess,
-  transcriptPath,
   type ClaudeSession,
-} from '../../agents/claude-code.ts';
+} from '../../agents/claude-code-parse.ts';
 import {
   parseTranscriptText,
   readTranscriptTail,

@@ -23,7 +23,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { archiveSession, type Manifest } from '../../adapters/archive.ts';
-import { readSessionFor, sessionArchiveSet, type ClaudeSession } from '../../agents/claude-code.ts';
+import { readSessionFor, sessionArchiveSet } from '../../agents/claude-code.ts';
+import type { ClaudeSession } from '../../agents/claude-code-parse.ts';
 import type { CliIo } from '../../cli/io.ts';
 import { RESTORE_HELP, restoreCommand } from '../../cli/commands/restore.ts';
 

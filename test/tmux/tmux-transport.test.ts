@@ -12,7 +12,7 @@ import {
   compactFinishedAfter,
   findCompaction,
   parseSessionFile,
-} from '../../agents/claude-code.ts';
+} from '../../agents/claude-code-parse.ts';
 import { readProcStat } from '../../adapters/proc.ts';
 import {
   createTmux,
