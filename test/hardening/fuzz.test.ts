@@ -622,7 +622,7 @@ describe('/proc/PID/stat (adapters/proc.ts parseProcStat)', () => {
   });
 });
 
-describe("Claude Code's session files (adapters/claude-session.ts)", () => {
+describe("Claude Code's session files (agents/claude-code-parse.ts)", () => {
   it('parseSessionFile: any text is a session or an error message, never a throw', () => {
     const sessionish = fc
       .record(
