@@ -37,18 +37,6 @@ export const AGENTS: { readonly [Name in AgentName]: AgentFactory } = {
 /** Every profile name, in the table's order (the config's `agent.profile` choices). */
 export const AGENT_NAMES = Object.keys(AGENTS) as readonly AgentName[];
 
-/**
- * Where each CLI keeps its sessions, when told: a tmux server started earlier would not pass
- * memgov's values on (a new pane gets the server's environment), and memgov must look where the
- * agent writes.
- */
-export const SESSION_ENV_VARS = [
-  'CLAUDE_CONFIG_DIR',
-  'CODEX_HOME',
-  'GEMINI_CLI_HOME',
-  'AIDER_CHAT_HISTORY_FILE',
-] as const;
-
 /** No commands: what a profile is built with when only its session knowledge is wanted. */
 const NO_SETTINGS: Omit<AgentSettings, 'profile'> = { commands: { compact: null, clear: null } };
 
