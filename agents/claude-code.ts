@@ -1,6 +1,7 @@
 // Claude Code (docs/AGENTS.md), the first-class profile: /compact and /clear, busy and idle from
 // its own status file, taken and finished from its transcript, the session's files for the
-// archive, and `claude --resume <sid>` from the session's cwd. Everything read here is
+// archive, and `claude --resume <sid>` from the session's cwd. This file finds and reads the
+// files; what their text and records mean is parsed in claude-code-parse.ts. Everything read is
 // undocumented Claude Code internals that change between versions, so each reader tolerates the
 // forms seen:
 // - `sessions/<pid>.json` (v2.1.139+): camelCase `sessionId`, `cwd`, `status` idle|busy|waiting|
