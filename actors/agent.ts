@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import type { Env } from '../adapters/claude-session.ts';
+import type { Env } from '../adapters/session-files.ts';
 import {
   identify,
   signalVerified,
@@ -15,7 +15,7 @@ import {
 } from '../adapters/proc.ts';
 import type { Tmux } from '../adapters/tmux.ts';
 import type { Log } from './log.ts';
-import type { AgentProfile } from './profiles.ts';
+import type { AgentProfile } from '../agents/index.ts';
 
 export interface AgentHandle {
   /** True when memgov launched the agent (and owns its stdin). */

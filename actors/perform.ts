@@ -4,7 +4,7 @@
 // `--dry-run` decides and logs but performs nothing. Every path resolves with an outcome; none
 // throws.
 import { archiveSession, formatArchiveError } from '../adapters/archive/write.ts';
-import type { Env } from '../adapters/claude-session.ts';
+import type { Env } from '../adapters/session-files.ts';
 import {
   formatProcError,
   identify,
@@ -17,10 +17,10 @@ import { typeCommand, type Tmux } from '../adapters/tmux.ts';
 import type { DaemonConfig, TransportKind } from '../machines/daemon-config.ts';
 import type { PendingAction } from '../machines/records.ts';
 import { TIER_OF_ACTION } from '../machines/policy.ts';
+import { profileFor, type AgentProfile, type RungProbe } from '../agents/index.ts';
 import type { AgentHandle } from './agent.ts';
 import type { PerformResult } from './executor.ts';
 import type { Log } from './log.ts';
-import { profileFor, type AgentProfile, type RungProbe } from './profiles.ts';
 import { runArgv, typeLine } from './transports.ts';
 import { pause } from '../lib/time.ts';
 

@@ -4,6 +4,7 @@
 // use a fake tree. The window between the re-read and kill(2) is microseconds; closing it fully
 // needs pidfd_send_signal, which Node does not expose.
 import { readFileSync } from 'node:fs';
+import { readFile, readlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { err, ok, type Result } from 'neverthrow';
 import { quoteValue } from '../lib/quote.ts';
@@ -301,4 +302,68 @@ export function startedAtMs(
     return null;
   }
   return bootSec === null ? null : bootSec * 1000 + (identity.startTicks * 1000) / USER_HZ;
+}
+
+/** The boot time (`btime`, seconds since the epoch) from `<procRoot>/stat`; null when unreadable. */
+export async function readBootTimeSec(
+  procRoot: string = DEFAULT_PROC_ROOT,
+): Promise<number | null> {
+  const text = await readFile(`${procRoot}/stat`, 'utf8').catch(() => null);
+  return text === null ? null : parseBootTimeSec(text);
+}
+
+/** The working directory of `pid` (the `<procRoot>/PID/cwd` link); gone when there is no such process. */
+export async function readProcessCwd(
+  pid: number,
+  procRoot: string = DEFAULT_PROC_ROOT,
+): Promise<Result<string, ProcError>> {
+  const link = `${procRoot}/${pid}/cwd`;
+  try {
+    return ok(await readlink(link));
+  } catch (error) {
+    return err(
+      errnoCode(error) === 'ENOENT'
+        ? { kind: 'gone', pid, detail: `${link}: no such process` }
+        : { kind: 'io', pid, detail: `${link}: ${errnoSummary(error)}` },
+    );
+  }
+}
+
+/** How a file written by a process was tied to the live process that now holds its pid. */
+export type Ownership =
+  | { readonly owned: true; readonly verifiedBy: 'procStart' | 'fileTime' | 'unverified' }
+  | { readonly owned: false; readonly detail: string };
+
+/** A file written more than this before its process started is another process's. */
+const FILE_TIME_SLACK_MS = 2_000;
+
+/**
+ * Whether a file a process wrote about itself belongs to the live process `identity`, so that a
+ * pid the kernel has handed to another process never matches: a numeric `procStart` (the start
+ * ticks the writer recorded) must equal the identity's; without one the file must not predate the
+ * process (boot time from `<procRoot>/stat` + start ticks / `ticksPerSec`, 2 s of slack).
+ */
+export async function fileOwnership(
+  identity: ProcessIdentity,
+  file: { readonly procStart: string | null; readonly mtimeMs: number },
+  options: { readonly procRoot?: string; readonly ticksPerSec?: number } = {},
+): Promise<Ownership> {
+  if (file.procStart !== null && /^\d{1,16}$/.test(file.procStart)) {
+    const ticks = Number(file.procStart);
+    if (ticks === identity.startTicks) return { owned: true, verifiedBy: 'procStart' };
+    return {
+      owned: false,
+      detail: `procStart ${ticks}, the process started at tick ${identity.startTicks}`,
+    };
+  }
+  const bootSec = await readBootTimeSec(options.procRoot ?? DEFAULT_PROC_ROOT);
+  if (bootSec === null) return { owned: true, verifiedBy: 'unverified' };
+  const startedMs = (bootSec + identity.startTicks / (options.ticksPerSec ?? USER_HZ)) * 1000;
+  if (file.mtimeMs + FILE_TIME_SLACK_MS >= startedMs)
+    return { owned: true, verifiedBy: 'fileTime' };
+  const written = new Date(file.mtimeMs).toISOString();
+  return {
+    owned: false,
+    detail: `written at ${written}, before the process started (${new Date(startedMs).toISOString()})`,
+  };
 }

@@ -7,6 +7,7 @@ import {
   launchesInTmux,
   resolveTransport,
   type AgentConfig,
+  type ProfileName,
   type TransportKind,
 } from '../machines/daemon-config.ts';
 import {
@@ -15,7 +16,7 @@ import {
   tmuxLaunchedAgent,
   type AgentHandle,
 } from '../actors/agent.ts';
-import { profileFor, type AgentProfile } from '../actors/profiles.ts';
+import { profileFor, type AgentName, type AgentProfile } from '../agents/index.ts';
 import type { DaemonOptions } from './daemon.ts';
 
 export interface GovernedAgent {
@@ -24,6 +25,14 @@ export interface GovernedAgent {
   readonly profile: AgentProfile;
   readonly tmux: Tmux;
 }
+
+/**
+ * The config's profile names (machines/daemon-config.ts validates them) and the agents/ table must
+ * name the same CLIs: a name in one and not the other fails to compile here.
+ */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const PROFILE_NAMES_MATCH_AGENTS: Same<ProfileName, AgentName> = true;
+void PROFILE_NAMES_MATCH_AGENTS;
 
 /** After a quick failure the relaunch waits 1 s, doubling to 60 s; a minute's run resets it. */
 const RELAUNCH = { backoffMs: 1_000, maxBackoffMs: 60_000, healthyAfterMs: 60_000 } as const;

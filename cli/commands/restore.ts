@@ -11,8 +11,7 @@ import {
   type RestorePlan,
 } from '../../adapters/archive/restore.ts';
 import { formatArchiveError } from '../../adapters/archive/errors.ts';
-import { resumeFromManifest, type AgentProfile } from '../../adapters/agent-sessions.ts';
-import type { ResumeCommand } from '../../adapters/claude-session.ts';
+import { resumeFromManifest, type AgentName, type ResumeCommand } from '../../agents/index.ts';
 import { parseArgs } from '../args.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
 
@@ -49,7 +48,7 @@ interface Summary {
   readonly conflicts: readonly Conflict[];
   readonly error: RestoreFailure | null;
   readonly resume: {
-    readonly profile: AgentProfile;
+    readonly profile: AgentName;
     readonly cwd: string;
     readonly argv: readonly string[];
     readonly command: string;

@@ -21,7 +21,7 @@ export interface SessionFile {
 }
 
 /** One transcript line, loosely typed: tests look at the fields the real CLI writes. */
-// A type, not an interface: it must fit Readonly<Record<string, unknown>> (claude-session.ts).
+// A type, not an interface: it must fit Readonly<Record<string, unknown>> (adapters/session-files.ts).
 export type TranscriptRecord = {
   readonly type: string;
   readonly subtype?: string;

@@ -1,6 +1,6 @@
 // A fake Codex, Gemini or Aider terminal CLI for the tmux transport tests, run inside a tmux pane:
 //   node --import tsx test/fakes/fake-tui-cli.ts --kind codex|gemini|aider [options]
-// Where memgov depends on it (research/agent-control.md, actors/profiles.ts) it behaves like the
+// Where memgov depends on it (docs/AGENTS.md, agents/terminal.ts) it behaves like the
 // real one: a raw-mode input line (printable keys, Backspace, C-u, Enter `\r`); a busy line on
 // screen while working that holds the marker the profiles look for ("esc to interrupt" for codex
 // and aider, "esc to cancel" for gemini); a line submitted while busy is dropped; the session
@@ -75,7 +75,7 @@ const home = process.env.HOME ?? homedir();
 const LOOK: Record<Kind, { title: string; prompt: string; busy: string }> = {
   codex: { title: '>_ fake Codex', prompt: '› ', busy: '• Working (esc to interrupt)' },
   gemini: { title: 'fake Gemini CLI', prompt: '> ', busy: '⠋ Thinking… (esc to cancel)' },
-  // The real spinner reads "Waiting for <model>"; the marker is what profiles.ts looks for.
+  // The real spinner reads "Waiting for <model>"; the marker is what agents/terminal.ts looks for.
   aider: { title: 'fake aider', prompt: '> ', busy: 'Waiting for fake-model (esc to interrupt)' },
 };
 

@@ -25,7 +25,8 @@ import {
   parseV2OomKills,
   type CgroupError,
 } from '../../adapters/cgroup/parse.ts';
-import { parseSessionFile, parseTranscriptText } from '../../adapters/claude-session.ts';
+import { parseSessionFile } from '../../agents/claude-code-parse.ts';
+import { parseTranscriptText } from '../../adapters/session-files.ts';
 import { loadConfig } from '../../cli/config.ts';
 import { parseProcStat } from '../../adapters/proc.ts';
 import { readStateFile, writeStateFile } from '../../adapters/state-file.ts';
@@ -621,7 +622,7 @@ describe('/proc/PID/stat (adapters/proc.ts parseProcStat)', () => {
   });
 });
 
-describe("Claude Code's session files (adapters/claude-session.ts)", () => {
+describe("Claude Code's session files (agents/claude-code-parse.ts)", () => {
   it('parseSessionFile: any text is a session or an error message, never a throw', () => {
     const sessionish = fc
       .record(

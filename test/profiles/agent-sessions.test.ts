@@ -6,24 +6,24 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { aiderHistoryPath, aiderResumeCommand, findAiderHistory } from '../../agents/aider.ts';
 import {
-  aiderHistoryPath,
-  aiderResumeCommand,
   codexHome,
   codexResumeCommand,
-  findAiderHistory,
   findCodexSession,
+  parseCodexMeta,
+  parseRolloutName,
+} from '../../agents/codex.ts';
+import {
   findGeminiChatsDir,
   findGeminiSession,
   geminiDir,
   geminiProjectHash,
   geminiResumeCommand,
-  parseCodexMeta,
   parseGeminiProjects,
-  parseRolloutName,
-  resumeFromManifest,
-} from '../../adapters/agent-sessions.ts';
-import { displayCommand, shellQuote } from '../../adapters/claude-session.ts';
+} from '../../agents/gemini.ts';
+import { resumeFromManifest } from '../../agents/index.ts';
+import { displayCommand, shellQuote } from '../../lib/shell.ts';
 
 const A = '5973b6c0-94b8-487b-a530-2aeb6098ae0e';
 const B = '0199a1b2-c3d4-4e5f-8a6b-7c8d9e0f1a2b';

@@ -24,29 +24,33 @@ import type { Manifest } from '../../adapters/archive/manifest.ts';
 import { archiveSession } from '../../adapters/archive/write.ts';
 import {
   claudeConfigDir,
+  findClearedSession,
+  findSessions,
+  findTranscript,
+  projectDirName,
+  readSessionFor,
+  resumeCommand,
+  sessionArchiveSet,
+  sessionForProcess,
+  transcriptPath,
+} from '../../agents/claude-code.ts';
+import {
   clearFinished,
   clearedSessionId,
   commandTaken,
   compactFailedAfter,
   compactFinishedAfter,
   encodeCwd,
-  findClearedSession,
   findCompaction,
-  findSessions,
-  findTranscript,
   parseSessionFile,
-  parseTranscriptText,
-  projectDirName,
-  readSessionFor,
-  readTranscriptTail,
   recordText,
-  resumeCommand,
-  sessionArchiveSet,
-  sessionForProcess,
-  transcriptPath,
   type ClaudeSession,
+} from '../../agents/claude-code-parse.ts';
+import {
+  parseTranscriptText,
+  readTranscriptTail,
   type TranscriptRecord,
-} from '../../adapters/claude-session.ts';
+} from '../../adapters/session-files.ts';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/claude/config', import.meta.url));
 const SID = '3f2b8c1e-7d4a-4e5b-9c6d-1a2b3c4d5e6f';

@@ -13,7 +13,7 @@ import { killFakeGroups, killTmuxServer } from '../support/tmux.ts';
 import { attachedAgent } from '../../actors/agent.ts';
 import { memoryLog } from '../../actors/log.ts';
 import { createPerform } from '../../actors/perform.ts';
-import { AIDER_NO_COMPACT } from '../../actors/profiles.ts';
+import { AIDER_NO_COMPACT } from '../../agents/aider.ts';
 import { createTmux } from '../../adapters/tmux.ts';
 import {
   defaultDaemonConfig,

@@ -8,7 +8,7 @@ import {
   resolveTransport,
   type AgentConfig,
 } from '../../machines/daemon-config.ts';
-import { profileFor } from '../../actors/profiles.ts';
+import { profileFor } from '../../agents/index.ts';
 
 const base = defaultDaemonConfig('/data');
 const agent = (overrides: Partial<AgentConfig>): AgentConfig => ({ ...base.agent, ...overrides });

@@ -8,11 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { killFakeGroups, killTmuxServer } from '../support/tmux.ts';
 import { archiveSession } from '../../adapters/archive/write.ts';
-import {
-  readSessionFor,
-  sessionArchiveSet,
-  type ClaudeSession,
-} from '../../adapters/claude-session.ts';
+import { readSessionFor, sessionArchiveSet } from '../../agents/claude-code.ts';
+import type { ClaudeSession } from '../../agents/claude-code-parse.ts';
 import { createTmux } from '../../adapters/tmux.ts';
 import { restoreCommand } from '../../cli/commands/restore.ts';
 import type { CliIo } from '../../cli/io.ts';

@@ -24,11 +24,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../adapters/archive/manifest.ts';
 import { archiveSession } from '../../adapters/archive/write.ts';
-import {
-  readSessionFor,
-  sessionArchiveSet,
-  type ClaudeSession,
-} from '../../adapters/claude-session.ts';
+import { readSessionFor, sessionArchiveSet } from '../../agents/claude-code.ts';
+import type { ClaudeSession } from '../../agents/claude-code-parse.ts';
 import type { CliIo } from '../../cli/io.ts';
 import { RESTORE_HELP, restoreCommand } from '../../cli/commands/restore.ts';
 

@@ -9,7 +9,7 @@ import { okAsync } from 'neverthrow';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { tmuxLaunchedAgent, type AgentHandle } from '../../actors/agent.ts';
 import { memoryLog } from '../../actors/log.ts';
-import { profileFor } from '../../actors/profiles.ts';
+import { profileFor } from '../../agents/index.ts';
 import { createTmux, type Tmux } from '../../adapters/tmux.ts';
 import { defaultDaemonConfig } from '../../machines/daemon-config.ts';
 import { pollUntil } from '../support/daemon.ts';

@@ -12,7 +12,7 @@ import {
   compactFinishedAfter,
   findCompaction,
   parseSessionFile,
-} from '../../adapters/claude-session.ts';
+} from '../../agents/claude-code-parse.ts';
 import { readProcStat } from '../../adapters/proc.ts';
 import {
   createTmux,
@@ -310,7 +310,7 @@ describe('typeCommand: typing and verifying', () => {
   it('sees a compaction finish: command, compact_boundary, isCompactSummary, Compacted', async () => {
     const fake = await harness.start(['--compact-ms', '1000', '--start-mib', '32']);
     const sinceMs = Date.now();
-    // The claude-code profile's own detectors (adapters/claude-session.ts) read the fake's records.
+    // The claude-code profile's own detectors (agents/claude-code-parse.ts) read the fake's records.
     const taken = (): boolean => commandTaken(fake.records(), '/compact', sinceMs);
     const finished = (): boolean => compactFinishedAfter(fake.records(), sinceMs);
 

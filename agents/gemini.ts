@@ -1,0 +1,132 @@
+// Gemini CLI (docs/AGENTS.md). It compacts with /compress and clears with /clear; `gemini --resume
+// <id>` (or `--resume latest`) continues a session, scoped to the cwd. Chats live in
+// `$GEMINI_CLI_HOME` (default ~) `/.gemini/tmp/<project>/chats/session-*.json[l]`; `<project>`
+// was a SHA-256 of the cwd and is now a slug of its basename, mapped in `~/.gemini/projects.json`
+// and marked by `<project>/.project_root`. Busy: the pane's "esc to cancel" (see terminal.ts).
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { err, ok, type Result } from 'neverthrow';
+import {
+  homeOf,
+  listDir,
+  nonEmpty,
+  readHead,
+  stringField,
+  timedFiles,
+  type Env,
+  type SessionFileError,
+} from '../adapters/session-files.ts';
+import { isRecord } from '../lib/record.ts';
+import { withoutResume } from './claude-code.ts';
+import type { AgentProfile } from './profile.ts';
+import { fileProfile, resumeIn, type AgentSessionFile } from './terminal.ts';
+
+/** Up to this much of a chat is read to find its session id. */
+const HEAD_BYTES = 64 * 1024;
+const GEMINI_CHAT = /^session-.+\.jsonl?$/;
+
+/** `$GEMINI_CLI_HOME/.gemini`, else `$HOME/.gemini`. */
+export function geminiDir(env: Env): string {
+  return join(nonEmpty(env.GEMINI_CLI_HOME) ? env.GEMINI_CLI_HOME : homeOf(env), '.gemini');
+}
+
+/** The older project directory name: the SHA-256 of the cwd, in hex. */
+export function geminiProjectHash(cwd: string): string {
+  return createHash('sha256').update(cwd).digest('hex');
+}
+
+/** `projects.json`: `{"projects": {"<cwd>": "<slug>"}}` → cwd → slug. Never throws. */
+export function parseGeminiProjects(text: string): ReadonlyMap<string, string> {
+  const map = new Map<string, string>();
+  try {
+    const value: unknown = JSON.parse(text);
+    const projects = isRecord(value) && isRecord(value.projects) ? value.projects : {};
+    for (const [cwd, slug] of Object.entries(projects)) {
+      if (typeof slug === 'string' && slug !== '' && !slug.includes('/') && !slug.startsWith('.')) {
+        map.set(cwd, slug);
+      }
+    }
+  } catch {
+    // no usable map
+  }
+  return map;
+}
+
+async function isDir(path: string): Promise<boolean> {
+  return stat(path).then(
+    (found) => found.isDirectory(),
+    () => false,
+  );
+}
+
+/** The project directory under `tmp` whose `.project_root` holds `cwd` and that has `chats/`. */
+async function markedChatsDir(
+  tmp: string,
+  cwd: string,
+): Promise<Result<string | null, SessionFileError>> {
+  const entries = await listDir(tmp);
+  if (entries.isErr()) return err(entries.error);
+  const names = entries.value.filter((e) => e.isDirectory()).map((e) => e.name);
+  for (const name of names.sort()) {
+    const marker = await readFile(join(tmp, name, '.project_root'), 'utf8').catch(() => undefined);
+    if (marker?.trim() === cwd && (await isDir(join(tmp, name, 'chats')))) {
+      return ok(join(tmp, name, 'chats'));
+    }
+  }
+  return ok(null);
+}
+
+/**
+ * The `chats/` directory of `cwd`: the slug from `projects.json`, else the SHA-256 name, else the
+ * project directory whose `.project_root` holds the cwd. Null when none exists.
+ */
+export async function findGeminiChatsDir(
+  env: Env,
+  cwd: string,
+): Promise<Result<string | null, SessionFileError>> {
+  const root = geminiDir(env);
+  const tmp = join(root, 'tmp');
+  const projects = await readFile(join(root, 'projects.json'), 'utf8').catch(() => '');
+  const slug = parseGeminiProjects(projects).get(cwd);
+  for (const name of [slug, geminiProjectHash(cwd)]) {
+    if (name === undefined) continue;
+    const chats = join(tmp, name, 'chats');
+    if (await isDir(chats)) return ok(chats);
+  }
+  return markedChatsDir(tmp, cwd);
+}
+
+/** The most recently written chat of `cwd`, with the `sessionId` its metadata names. */
+export async function findGeminiSession(
+  env: Env,
+  cwd: string,
+): Promise<Result<AgentSessionFile | null, SessionFileError>> {
+  const chats = await findGeminiChatsDir(env, cwd);
+  if (chats.isErr() || chats.value === null) return chats.map(() => null);
+  const files = await timedFiles(chats.value, GEMINI_CHAT);
+  if (files.isErr()) return err(files.error);
+  let newest: { path: string; mtimeMs: number } | null = null;
+  for (const { path, mtimeMs } of files.value) {
+    if (newest === null || mtimeMs > newest.mtimeMs) newest = { path, mtimeMs };
+  }
+  if (newest === null) return ok(null);
+  const sessionId = stringField((await readHead(newest.path, HEAD_BYTES)) ?? '', 'sessionId');
+  return ok({ profile: 'gemini', sessionId, cwd, ...newest });
+}
+
+/** `gemini --resume <id>` (or `latest` without an id), from the session's cwd. */
+export function geminiResumeCommand(session: { cwd: string; sessionId: string | null }) {
+  return resumeIn(session.cwd, ['gemini', '--resume', session.sessionId ?? 'latest']);
+}
+
+export function geminiProfile(): AgentProfile {
+  return fileProfile({
+    name: 'gemini',
+    commands: { compact: '/compress', clear: '/clear' },
+    find: findGeminiSession,
+    // As before the move: a `claude` program's own resume flags are dropped, others kept.
+    resumeArgv: (argv, id) => [...withoutResume(argv), '--resume', id ?? 'latest'],
+    resumeCommand: geminiResumeCommand,
+  });
+}
