@@ -21,7 +21,8 @@ import { profileFor, type AgentProfile, type RungProbe } from '../agents/index.t
 import type { AgentHandle } from './agent.ts';
 import type { PerformResult } from './executor.ts';
 import type { Log } from './log.ts';
-import { runArgv, typeLine } from './transports.ts';
+import { toResult, type Settled } from '../transports/command.ts';
+import { TRANSPORTS } from '../transports/index.ts';
 import { pause } from '../lib/time.ts';
 
 export interface PerformDeps {
@@ -124,6 +125,13 @@ async function sendOverTmux(
   }
 }
 
+/** The tmux path yields only the four delivery outcomes; the other two never come from it. */
+function asSettled(result: PerformResult): Settled {
+  const { outcome, detail = '' } = result;
+  if (outcome === 'ok' || outcome === 'skipped') return { outcome, detail };
+  return { outcome: outcome === 'timed-out' ? 'timed-out' : 'failed', detail };
+}
+
 async function sendRung(
   request: PendingAction & { action: 'compact' | 'clear' },
   signal: AbortSignal,
@@ -136,24 +144,25 @@ async function sendRung(
     deps.log.info('rung skipped', { action: request.action, profile: profile.name, detail });
     return { outcome: 'skipped', detail };
   }
-  if (deps.transport === 'none') {
-    return { outcome: 'skipped', detail: 'observe only: no agent transport is configured' };
-  }
-  if (deps.transport === 'command') {
-    const argv = agentConfig.commandArgv[request.action];
-    if (argv === null)
-      return { outcome: 'skipped', detail: `no command is configured for ${request.action}` };
-    return runArgv(argv, {
-      timeoutMs: agentConfig.actionTimeoutMs,
-      signal,
-      env: { ...process.env, MEMGOV_ACTION: request.action, MEMGOV_RATIO: String(request.ratio) },
-    });
-  }
   const text = profile.commands[request.action];
-  if (text === null)
+  const typesText = deps.transport === 'stdin' || deps.transport === 'tmux';
+  if (typesText && text === null)
     return { outcome: 'skipped', detail: `the profile has no ${request.action} command` };
-  if (deps.transport === 'tmux') return sendOverTmux(request.action, text, signal, deps, profile);
-  return typeLine(deps.agent.stdin(), text);
+  const transport = TRANSPORTS[deps.transport]({
+    argvOf: (action) => agentConfig.commandArgv[action],
+    timeoutMs: agentConfig.actionTimeoutMs,
+    ratio: request.ratio,
+    stdinOf: () => deps.agent.stdin(),
+    tmux: () => ({
+      send: (action, line, tmuxSignal) =>
+        toResult(sendOverTmux(action, line, tmuxSignal, deps, profile).then(asSettled)),
+    }),
+  });
+  const sent = await transport.send(request.action, text ?? '', signal);
+  return sent.match<PerformResult>(
+    (delivery) => delivery,
+    (error) => error,
+  );
 }
 
 /**

@@ -31,7 +31,7 @@ import { acquireLock } from '../../adapters/lock.ts';
 import { hasExited } from '../../adapters/proc.ts';
 import { readStateFile, writeStateFile } from '../../adapters/state-file.ts';
 import { createTmux } from '../../adapters/tmux.ts';
-import { runArgv } from '../../actors/transports.ts';
+import { runArgv } from '../../transports/command.ts';
 import { checkStateFile, Scene } from '../../bench/crash-consistency.support.ts';
 import { pollUntil } from '../support/daemon.ts';
 

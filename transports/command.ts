@@ -1,9 +1,11 @@
-// Transports deliver one command to the agent (SPEC section 5). `command` runs a configured argv
-// (never through a shell: no string is ever interpolated into a command line); `stdin` types a
-// line into the agent memgov launched. Both resolve with an outcome and never throw.
+// The command transport runs a configured argv (docs/TRANSPORTS.md), never through a shell: no
+// string is ever interpolated into a command line. It resolves with an outcome and never throws.
 import { spawn } from 'node:child_process';
-import type { Writable } from 'node:stream';
-import type { PerformResult } from './executor.ts';
+import { errAsync, okAsync, ResultAsync } from 'neverthrow';
+import type { Delivery, Transport, TransportError } from './transport.ts';
+
+/** What a delivery settles to before it is split into ok and error. */
+export type Settled = Delivery | TransportError;
 
 const STDERR_TAIL_CHARS = 400;
 /** After SIGTERM a timed-out command gets this long before SIGKILL. */
@@ -13,7 +15,7 @@ const KILL_GRACE_MS = 2_000;
 export function runArgv(
   argv: readonly string[],
   options: { timeoutMs: number; signal: AbortSignal; env?: NodeJS.ProcessEnv },
-): Promise<PerformResult> {
+): Promise<Settled> {
   const [program, ...args] = argv;
   if (program === undefined) return Promise.resolve({ outcome: 'failed', detail: 'empty argv' });
   return new Promise((resolve) => {
@@ -42,7 +44,7 @@ export function runArgv(
     const timer = setTimeout(() => stop('timed-out'), options.timeoutMs);
     const onAbort = (): void => stop('aborted');
     options.signal.addEventListener('abort', onAbort, { once: true });
-    const settle = (result: PerformResult): void => {
+    const settle = (result: Settled): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -78,21 +80,28 @@ export function runArgv(
   });
 }
 
-/** Types one line into a stream the agent reads (its stdin); ok once the bytes are handed over. */
-export function typeLine(stream: Writable | null, text: string): Promise<PerformResult> {
-  if (stream === null || stream.destroyed || !stream.writable) {
-    return Promise.resolve({
-      outcome: 'failed',
-      detail: 'the agent is not running (no stdin to type into)',
-    });
-  }
-  return new Promise((resolve) => {
-    stream.write(`${text}\n`, (error) =>
-      resolve(
-        error
-          ? { outcome: 'failed', detail: `writing to the agent's stdin: ${error.message}` }
-          : { outcome: 'ok' },
-      ),
-    );
-  });
+/** Splits a settled outcome into the ok and error sides of a Result. */
+export function toResult(settled: Promise<Settled>): ResultAsync<Delivery, TransportError> {
+  return ResultAsync.fromSafePromise(settled).andThen((result) =>
+    result.outcome === 'failed' || result.outcome === 'timed-out'
+      ? errAsync<Delivery, TransportError>({ outcome: result.outcome, detail: result.detail })
+      : okAsync<Delivery, TransportError>({ outcome: result.outcome, detail: result.detail }),
+  );
+}
+
+/** The command transport for one request: argv per action, MEMGOV_ACTION/MEMGOV_RATIO in env. */
+export function commandTransport(options: {
+  argvOf: (action: 'compact' | 'clear') => readonly string[] | null;
+  timeoutMs: number;
+  ratio: number;
+}): Transport {
+  return {
+    send: (action, _text, signal) => {
+      const argv = options.argvOf(action);
+      if (argv === null)
+        return okAsync({ outcome: 'skipped', detail: `no command is configured for ${action}` });
+      const env = { ...process.env, MEMGOV_ACTION: action, MEMGOV_RATIO: String(options.ratio) };
+      return toResult(runArgv(argv, { timeoutMs: options.timeoutMs, signal, env }));
+    },
+  };
 }
