@@ -9,12 +9,8 @@ import {
   type AgentConfig,
   type TransportKind,
 } from '../machines/daemon-config.ts';
-import {
-  attachedAgent,
-  launchedAgent,
-  tmuxLaunchedAgent,
-  type AgentHandle,
-} from '../actors/agent.ts';
+import { attachedAgent, launchedAgent, type AgentHandle } from '../actors/agent.ts';
+import { tmuxLaunchedAgent } from '../actors/agent-tmux.ts';
 import { profileFor, type AgentProfile } from '../actors/profiles.ts';
 import type { DaemonOptions } from './daemon.ts';
 
