@@ -10,12 +10,8 @@ import {
   type ProfileName,
   type TransportKind,
 } from '../machines/daemon-config.ts';
-import {
-  attachedAgent,
-  launchedAgent,
-  tmuxLaunchedAgent,
-  type AgentHandle,
-} from '../actors/agent.ts';
+import { attachedAgent, launchedAgent, type AgentHandle } from '../actors/agent.ts';
+import { tmuxLaunchedAgent } from '../actors/agent-tmux.ts';
 import { profileFor, type AgentName, type AgentProfile } from '../agents/index.ts';
 import type { DaemonOptions } from './daemon.ts';
 
