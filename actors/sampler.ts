@@ -1,10 +1,10 @@
 // The sampler actor: reads the cgroup when the governor's deadline comes, at once when asked
 // (right after an action) and, on cgroup v2, when the kernel changes memory.events. It sends
 // SAMPLE or SAMPLER.READ_FAILED to the supervisor and never decides anything.
-import { watch, type FSWatcher } from 'chokidar';
 import { fromCallback } from 'xstate';
 import type { SamplerCommand } from '../machines/supervisor.machine.ts';
 import type { CgroupReader, CgroupReading } from '../adapters/cgroup/reader.ts';
+import { watchFileChanges, type FileWatch } from '../adapters/cgroup/watch.ts';
 import type { Result } from 'neverthrow';
 import { errorMessage } from '../lib/errors.ts';
 import type { Log } from './log.ts';
@@ -78,22 +78,22 @@ export function createSamplerLogic(ports: SamplerPorts) {
 }
 
 /**
- * Samples at once when `memory.events` changes (cgroup v2). When the process's cgroup moves, the
- * watch follows it to the new directory's file.
+ * Samples at once when `memory.events` changes (cgroup v2): on every inotify notification whose
+ * re-read shows new content (adapters/cgroup/watch.ts). The governor's timed read stays the safety
+ * net: a lost notification costs at most one polling interval. When the process's cgroup moves,
+ * the watch follows it to the new directory's file.
  */
 export function watchEventsFile(reader: CgroupReader, log: Log, moves: { rewatch?: () => void }) {
   return (onChange: () => void) => {
-    const start = (): FSWatcher | null => {
+    const start = (): FileWatch | null => {
       const handle = reader.handle();
       if (handle.version !== 2) return null;
       const path = handle.paths.events;
-      // inotify, never polling: cgroup files have size 0 and a fixed mtime, so polling sees nothing.
-      const watcher = watch(path, { usePolling: false, ignoreInitial: true, persistent: true });
-      watcher.on('change', onChange);
-      watcher.on('error', (error) =>
-        log.warn('watching memory.events failed', { path, detail: String(error) }),
-      );
-      return watcher;
+      const onError = (detail: string): void =>
+        log.warn('watching memory.events failed', { path, detail });
+      const watched = watchFileChanges(path, { onChange: () => onChange(), onError });
+      if (watched.isErr()) onError(watched.error);
+      return watched.unwrapOr(null);
     };
     let watcher = start();
     moves.rewatch = () => {
