@@ -1,4 +1,4 @@
-// The live actor system for the Stately inspector (opt-in, SPEC section 8), without
+// The live actor system for the Stately inspector (opt-in, docs/DESIGN.md#observability), without
 // @statelyai/inspect's client (whose websocket retries every 5 s forever and keeps the process
 // alive): memgov itself is the server. XState's raw inspection events become the messages the
 // Stately inspector reads (`@xstate.actor`, `@xstate.event`, `@xstate.snapshot`, protocol of

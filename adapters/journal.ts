@@ -1,5 +1,5 @@
 // The decision journal: an append-only JSONL file with one line per governor decision and one per
-// finished action, for `memgov timeline` and `memgov replay` (SPEC section 8). Each line is one
+// finished action, for `memgov timeline` and `memgov replay` (docs/DESIGN.md#observability). Each line is one
 // write(2) on an O_APPEND descriptor, so a kill -9 can tear at most the last line; the next writer
 // starts a fresh line after a torn one, and readers skip torn lines where they tolerate them.
 // Nothing is fsynced: a killed process loses nothing the kernel already has, and the journal is

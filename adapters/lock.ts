@@ -1,4 +1,4 @@
-// Single instance (SPEC section 6): a lock file next to the state file. Whoever creates it with
+// Single instance (docs/DESIGN.md#persistence): a lock file next to the state file. Whoever creates it with
 // O_EXCL owns it; it records `{"pid","startedAtMs","procStart"}`, procStart being field 22 of
 // /proc/<pid>/stat, so a PID the kernel has handed to another process is not taken for the owner.
 //
@@ -376,7 +376,7 @@ export interface InstanceLock extends LockHandle {
 }
 
 /**
- * The single-instance lock of a daemon: `<stateFile>.lock` (SPEC section 6) and a companion in
+ * The single-instance lock of a daemon: `<stateFile>.lock` (docs/DESIGN.md#persistence) and a companion in
  * `shmDir`, both held. Every instance takes the companion first, so when the state's directory
  * is read-only or full and cannot hold a lock, or a link was planted at the lock's name, the
  * companion alone still keeps out a second governor, and memgov governs instead of exiting

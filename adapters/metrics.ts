@@ -1,4 +1,4 @@
-// Prometheus metrics for the daemon (opt-in, SPEC section 8): a private prom-client registry fed
+// Prometheus metrics for the daemon (opt-in, docs/DESIGN.md#observability): a private prom-client registry fed
 // from the daemon's existing hooks (one update per decision, per action result, per restart; no
 // timers of its own), served as text on GET /metrics by a plain node:http server. Also the
 // listen-and-close helper the inspector shares: bind once, report a taken port as a value, never
@@ -268,7 +268,7 @@ export function listenOnce(
 
 /**
  * Creates an HTTP server for `handler` and binds it once. node:http is loaded here, on first use:
- * a daemon with neither endpoint never loads it (measured: 0.7 MiB of RssAnon, SPEC section 9).
+ * a daemon with neither endpoint never loads it (measured: 0.7 MiB of RssAnon, docs/DESIGN.md#targets).
  */
 export function serveHttp(
   handler: RequestListener,

@@ -1,4 +1,4 @@
-// The processes memgov may signal (SPEC section 5): a PID is adopted once with its start time, and
+// The processes memgov may signal (docs/DESIGN.md#agents-and-transports): a PID is adopted once with its start time, and
 // every signal re-reads /proc/PID/stat first, so a PID the kernel has handed to another process
 // is never signalled. Parsing is pure (`parseProcStat`); /proc sits behind a movable root so tests
 // use a fake tree. The window between the re-read and kill(2) is microseconds; closing it fully

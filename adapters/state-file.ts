@@ -1,4 +1,4 @@
-// The persisted governor snapshot (SPEC section 6): written on every governor state change, read
+// The persisted governor snapshot (docs/DESIGN.md#persistence): written on every governor state change, read
 // once at start. A write is atomic and durable: temp file in the same directory, fsync, rename over
 // the old file, fsync the directory, so a crash leaves either the old or the new file, never a mix.
 // Cost, measured on this project's VM (Node 20.20, ext4 on virtio, 2 cores): a ~2 KB snapshot

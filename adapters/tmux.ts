@@ -1,5 +1,5 @@
-// The tmux transport (SPEC section 5): types a command into the agent's pane the way a careful
-// person would, and only when the agent is idle. Facts behind each step (research/agent-control.md):
+// The tmux transport (docs/DESIGN.md#agents-and-transports): types a command into the agent's pane the way a careful
+// person would, and only when the agent is idle. Facts behind each step (docs/AGENTS.md):
 // a command typed while Claude Code works is queued and may be dropped or sent to the model as
 // text, so typeCommand waits for idle first; a draft is cleared with C-u, never Escape (Esc on an
 // empty box opens a dialog); the text goes with `send-keys -l` and Enter follows as a separate call

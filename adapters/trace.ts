@@ -1,4 +1,4 @@
-// Trace files for `memgov replay`: JSONL, one sample per line (SPEC section 7); a decision journal
+// Trace files for `memgov replay`: JSONL, one sample per line (docs/DESIGN.md#command-line); a decision journal
 // (adapters/journal.ts) is a trace whose other records are skipped. Parsing is pure
 // (`parseTraceLine`); `readLines` streams a file in fixed chunks so a week-long trace never has
 // to fit in one string.

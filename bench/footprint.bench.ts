@@ -1,4 +1,4 @@
-// Footprint of the bundled daemon (SPEC section 9: RssAnon <= 12 MiB, RSS <= 48 MiB, idle CPU <=
+// Footprint of the bundled daemon (docs/DESIGN.md#targets: RssAnon <= 12 MiB, RSS <= 48 MiB, idle CPU <=
 // 0.1% of a core), side by side in the same window with the seed loop (bench/seed-governor.sh)
 // and with a bare Node process that only keeps a timer (the floor any Node daemon starts from).
 //
@@ -335,7 +335,7 @@ async function main(): Promise<void> {
     console.log(`busy before: ${busyBefore}`);
     console.log(`busy after:  ${busyAfter}`);
     console.log(
-      `targets (SPEC 9): RssAnon <= ${TARGET.rssAnonMiB} MiB, RSS <= ${TARGET.rssMiB} MiB, idle CPU <= ${TARGET.cpuPct}% of a core`,
+      `targets (docs/DESIGN.md#targets): RssAnon <= ${TARGET.rssAnonMiB} MiB, RSS <= ${TARGET.rssMiB} MiB, idle CPU <= ${TARGET.cpuPct}% of a core`,
     );
     console.log('');
     report(rows, dirs, windowEndMs - windowStartMs);

@@ -2,7 +2,7 @@
 //
 // (a) replay: a 7-day trace at 100 ms (6,048,000 lines, BENCH_LOAD_DAYS / BENCH_LOAD_STEP_MS)
 //     through `node dist/memgov.mjs replay --json`, timed and measured by /usr/bin/time (peak
-//     RSS), twice: stdout to a file, then to a pipe. Its output is checked, action by action, against an independent reading of the SPEC
+//     RSS), twice: stdout to a file, then to a pipe. Its output is checked, action by action, against an independent reading of docs/DESIGN.md#the-policy
 //     section 3 rules (cooldowns: one compact per compact window, one clear per compact, tier 3
 //     only when re-armed), and the action counts are set against what those rules allow.
 // (b) daemon: `node dist/memgov.mjs run --cgroup DIR` for 20 minutes (BENCH_LOAD_DAEMON_MS) on a

@@ -1,4 +1,4 @@
-// Reaction time (SPEC section 9: an action dispatched within 1 s of the threshold crossing for
+// Reaction time (docs/DESIGN.md#targets: an action dispatched within 1 s of the threshold crossing for
 // growth up to 200 MiB/s), memgov side by side with the seed's 60 s / 15 s loop, in the same run.
 //
 // One trial: a fresh child cgroup (1 GiB limit, so compactAt 0.70 is 716.8 MiB) holding a

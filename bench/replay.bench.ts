@@ -1,4 +1,4 @@
-// Replay throughput (SPEC section 9: >= 100,000 samples/s through the real governor machine),
+// Replay throughput (docs/DESIGN.md#targets: >= 100,000 samples/s through the real governor machine),
 // side by side with merely reading and JSON-parsing the same file, in the same run.
 // Run: npm run bench. Prints a Markdown table for docs/BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';

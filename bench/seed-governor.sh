@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The baseline memgov is measured against: the seed's polling loop, written again from SPEC
+# The baseline memgov is measured against: the seed's polling loop, written again from docs/DESIGN.md#the-policy
 # section 3 (not copied). Every RELAXED_INTERVAL_S (60 s), or FAST_INTERVAL_S (15 s) once the ratio
 # is at or above FAST_AT (0.80), it reads the cgroup, applies the three rules with the same
 # thresholds (0.70 compact / 0.85 clear / 0.90 archive-terminate, 300 s compact window) and prints
@@ -112,7 +112,7 @@ read_cgroup() {
   limit_bytes=$limit
 }
 
-# SPEC section 3, first rule that holds wins. Sets action.
+# docs/DESIGN.md#the-policy, first rule that holds wins. Sets action.
 decide() {
   local t=$1 ppm=$2 in_window=0
   rearmed=0

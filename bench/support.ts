@@ -220,7 +220,7 @@ export function memgovEnv(agentData: string): NodeJS.ProcessEnv {
 
 // ---------------------------------------------------------------------------------------------
 // A cgroup v1 reading done by the bench itself (not through memgov's adapter): the same formula
-// as SPEC section 3, working set = usage - total_inactive_file.
+// as docs/DESIGN.md#the-policy, working set = usage - total_inactive_file.
 
 export interface WorkingSet {
   readonly atMs: number;

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Container entrypoint for an AI coding agent governed by memgov (the first of the two wiring
-# paths in SPEC section 6; the second is the Kubernetes postStart hook `memgov start --detach`).
+# paths in docs/DESIGN.md#persistence; the second is the Kubernetes postStart hook `memgov start --detach`).
 #
 #   entrypoint.sh AGENT COMMAND...        e.g. entrypoint.sh claude --continue
 #   entrypoint.sh --print-memgov-args     prints the `memgov run` arguments it would use, one a

@@ -1,4 +1,4 @@
-// The policy configuration: defaults (SPEC section 3) and validation with messages that name
+// The policy configuration: defaults (docs/DESIGN.md#the-policy) and validation with messages that name
 // the key, the value and the rule it broke. Pure: callers bring the raw object from a file,
 // the environment or flags.
 import { err, ok, type Result } from 'neverthrow';

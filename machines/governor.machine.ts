@@ -1,4 +1,4 @@
-// The governor statechart (SPEC section 3). Each SAMPLE runs the pure `decide` once; the three
+// The governor statechart (docs/DESIGN.md#the-policy). Each SAMPLE runs the pure `decide` once; the three
 // parallel regions then follow the remembered ladder facts, so tiers, the compact window and
 // the polling speeds are explicit, named states (in the inspector, the diagram and the state
 // value) while the rules live in one tested function. Pure: no I/O, no clock, no timers; the

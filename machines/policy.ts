@@ -1,4 +1,4 @@
-// The governor's policy as pure functions (SPEC section 3). No I/O and no clock: time is the
+// The governor's policy as pure functions (docs/DESIGN.md#the-policy). No I/O and no clock: time is the
 // sample's `t`. The statechart in governor.machine.ts calls `decide` once per sample and mirrors
 // the resulting ladder facts as explicit states.
 import type { PolicyConfig } from './config.ts';
@@ -13,7 +13,7 @@ export interface Sample {
 
 export type Action = 'compact' | 'clear' | 'archive-terminate';
 
-/** The rung of the ladder each action is (SPEC section 3). */
+/** The rung of the ladder each action is (docs/DESIGN.md#the-policy). */
 export const TIER_OF_ACTION: Readonly<Record<Action, 1 | 2 | 3>> = {
   compact: 1,
   clear: 2,
@@ -113,7 +113,7 @@ export function ladderStateOf(facts: LadderFacts, tMs: number, config: PolicyCon
   return facts.clearedSinceCompact ? 'cleared' : 'compacted';
 }
 
-/** SPEC section 3 rules in order; the first that holds wins. */
+/** docs/DESIGN.md#the-policy rules in order; the first that holds wins. */
 function chooseAction(
   facts: LadderFacts,
   tMs: number,

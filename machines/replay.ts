@@ -1,5 +1,5 @@
 // Replay: the governor sampling a recorded memory curve the way the live sampler would
-// (SPEC section 7). It sees the first sample at or after each time it asks for; the first line
+// (docs/DESIGN.md#command-line). It sees the first sample at or after each time it asks for; the first line
 // is always seen, and a sample is seen at most once, so a nextPollMs of 0 means the next line.
 // Actions count as dispatched instantly. Deterministic: no clock, no randomness.
 import { createActor, type Actor } from 'xstate';
@@ -43,7 +43,7 @@ export function createReplayer(config: PolicyConfig): Replayer {
   };
 }
 
-/** One replay output line (without the newline), keys in the SPEC's order. */
+/** One replay output line (without the newline), keys in the documented order (docs/DESIGN.md#command-line). */
 export function formatStep(step: ReplayStep): string {
   const { decision } = step;
   const action = decision.action === null ? 'null' : `"${decision.action}"`;

@@ -1,4 +1,4 @@
-// The supervisor (SPEC section 2): owns the sampler, the governor and the executor, wires their
+// The supervisor (docs/DESIGN.md#the-pipeline): owns the sampler, the governor and the executor, wires their
 // events, restarts a failed child one_for_one within a restart budget, and gives up (final state
 // `failed`, the process exits non-zero) when the budget is spent. Pure like the governor: the
 // side effects (reading cgroups, running actions, writing the state file, logging) are named

@@ -12,7 +12,7 @@ const messages = (raw: Record<string, unknown>): string[] =>
   );
 
 describe('resolvePolicy', () => {
-  it('keeps the SPEC defaults', () => {
+  it('keeps the documented defaults', () => {
     expect(resolvePolicy({}, 'x')._unsafeUnwrap()).toEqual(DEFAULT_POLICY);
     expect(DEFAULT_POLICY).toMatchObject({
       compactAt: 0.7,

@@ -1,4 +1,4 @@
-// The diagrams are generated from the machine, and the README's copy must match it.
+// The diagrams are generated from the machine, and docs/DESIGN.md's copy must match it.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY } from '../machines/config.ts';
@@ -18,16 +18,16 @@ describe('memgov diagram', () => {
       createSupervisorMachine({ policy: DEFAULT_POLICY, budget: DEFAULT_RESTART_BUDGET }),
     ],
   ] as const)(
-    'the README embeds exactly the Mermaid diagram the %s machine generates',
+    'docs/DESIGN.md embeds exactly the Mermaid diagram the %s machine generates',
     (name, m) => {
-      const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+      const readme = readFileSync(new URL('../docs/DESIGN.md', import.meta.url), 'utf8');
       const block = new RegExp(
         `<!-- diagram:${name}:start -->\\s*\`\`\`mermaid\\n([\\s\\S]*?)\`\`\`\\s*<!-- diagram:${name}:end -->`,
       ).exec(readme);
-      expect(block, `README.md lacks the diagram:${name} block`).not.toBeNull();
+      expect(block, `docs/DESIGN.md lacks the diagram:${name} block`).not.toBeNull();
       expect(
         block?.[1],
-        `README ${name} diagram is stale: paste \`memgov diagram --machine ${name}\``,
+        `docs/DESIGN.md ${name} diagram is stale: paste \`memgov diagram --machine ${name}\``,
       ).toBe(toMermaid(m));
     },
   );

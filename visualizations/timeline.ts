@@ -1,4 +1,4 @@
-// The HTML timeline of a replay or a decision journal (SPEC section 8): memory ratio over time
+// The HTML timeline of a replay or a decision journal (docs/DESIGN.md#observability): memory ratio over time
 // over the threshold bands, the polling interval below it, action markers and action results.
 // Pure: points in, one self-contained HTML document out (inline SVG, CSS and a few lines of
 // script; no URL of any kind, and a Content-Security-Policy that forbids fetching anything).

@@ -1,4 +1,4 @@
-// Pure parsers for the kernel files memgov reads (SPEC section 4). Text in, Result out: no I/O
+// Pure parsers for the kernel files memgov reads (docs/DESIGN.md#memory-signals). Text in, Result out: no I/O
 // here, so every kernel quirk is testable from a string. The file name is passed in only so that
 // an error can say which file was wrong.
 import { err, ok, Result } from 'neverthrow';

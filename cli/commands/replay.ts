@@ -1,5 +1,5 @@
 // `memgov replay TRACE [--config F] [--json] [--html OUT]`: the governor over a recorded memory
-// curve (SPEC section 7). Streams the trace and the output, so trace length is bounded by disk
+// curve (docs/DESIGN.md#command-line). Streams the trace and the output, so trace length is bounded by disk
 // only; the timeline downsamples as it goes, so --html is bounded too.
 import { loadConfig } from '../config.ts';
 import {

@@ -1,4 +1,4 @@
-// `memgov sample`: read the cgroup once and print what memgov sees (SPEC section 7). The first
+// `memgov sample`: read the cgroup once and print what memgov sees (docs/DESIGN.md#command-line). The first
 // thing an SRE runs in a pod to check that memgov found the right cgroup and limit.
 import { resolve } from 'node:path';
 import { formatCgroupError } from '../../adapters/cgroup/parse.ts';
@@ -33,7 +33,7 @@ function ratioOf(reading: CgroupReading): number | null {
   return reading.limitBytes > 0 ? reading.workingSetBytes / reading.limitBytes : null;
 }
 
-/** The `--json` line, keys in the order SPEC section 7 lists them. */
+/** The `--json` line, keys in the order docs/DESIGN.md#command-line lists them. */
 export function sampleJson(reading: CgroupReading): string {
   return JSON.stringify({
     version: reading.version,

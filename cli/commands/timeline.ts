@@ -1,5 +1,5 @@
 // `memgov timeline JOURNAL --html OUT`: a decision journal (adapters/journal.ts) drawn as one
-// self-contained HTML file (SPEC section 8). It draws what the governor recorded, not a new run
+// self-contained HTML file (docs/DESIGN.md#observability). It draws what the governor recorded, not a new run
 // of the policy: `memgov replay JOURNAL --html OUT` does that.
 import { existsSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../config.ts';

@@ -1,4 +1,4 @@
-// `memgov replay` against the SPEC section 7 contract, through the shipped bundle.
+// `memgov replay` against docs/DESIGN.md#command-line contract, through the shipped bundle.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { runBundle, runMain, tempFiles, traceOf } from '../support/cli.ts';
 const T0 = 1_000_000;
 
 describe('memgov replay --json (the bundle)', () => {
-  it('prints exactly the SPEC line for each seen sample and nothing else', () => {
+  it('prints exactly the documented line for each seen sample and nothing else', () => {
     const dir = tempFiles({
       'trace.jsonl': traceOf([
         [T0, 0.5],

@@ -1,4 +1,4 @@
-// The deployment files hold what the two wiring paths need (SPEC 6): the Kubernetes manifest
+// The deployment files hold what the two wiring paths need (docs/DESIGN.md#persistence): the Kubernetes manifest
 // parses, mounts a volume at AGENT_DATA, limits memory, annotates the metrics port, and its
 // postStart hook starts memgov with the very flags the entrypoint's loop uses; its memgov config
 // is one memgov accepts. The Dockerfile (Docker cannot run here) is checked by reading it: its

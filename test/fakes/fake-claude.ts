@@ -1,6 +1,6 @@
 // A fake Claude Code CLI for the tmux transport tests, run inside a tmux pane:
 //   node --import tsx test/fakes/fake-claude.ts [options]
-// It behaves like the real one where memgov depends on it (research/agent-control.md): a raw-mode
+// It behaves like the real one where memgov depends on it (docs/AGENTS.md): a raw-mode
 // input line (printable keys, Backspace, C-u, Enter, Escape); "esc to interrupt" on screen while
 // busy; $CLAUDE_CONFIG_DIR/sessions/<pid>.json rewritten (temp + rename) on every status change; a
 // JSONL transcript under projects/<encoded cwd>/ with the real record shapes for prompts, /compact

@@ -1,5 +1,5 @@
 // Property tests: the real governor machine (createActor + send) over arbitrary sample sequences
-// and arbitrary valid configurations, checked against the invariants of SPEC section 3 and
+// and arbitrary valid configurations, checked against the invariants of docs/DESIGN.md#the-policy and
 // against an independent reference of the three rules. Time comes from the samples' `t`: no
 // timers, no clock. The ladder invariants (a), (d), (e) are checked against the test's own record
 // of the samples sent and the actions emitted, never against the machine's context.
@@ -196,7 +196,7 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
 });
 
 // ---------------------------------------------------------------------------------------------
-// The test's own reading of a sample (SPEC section 3), independent of policy.ts.
+// The test's own reading of a sample (docs/DESIGN.md#the-policy), independent of policy.ts.
 
 function usable(sample: Sample): boolean {
   const { t, current, inactiveFile, limit } = sample;
@@ -364,7 +364,7 @@ function property(check: (scenario: Scenario, observed: readonly Observed[]) => 
 }
 
 // ---------------------------------------------------------------------------------------------
-// The reference: SPEC section 3's three rules, straight from the text, with their own memory.
+// The reference: docs/DESIGN.md#the-policy's three rules, straight from the text, with their own memory.
 
 interface ReferenceMemory {
   compact: { t: number; ratio: number } | null;
@@ -545,7 +545,7 @@ describe('governor properties over arbitrary sample sequences and valid configs'
     );
   });
 
-  it('agrees on every sample with an independent reference of the three SPEC rules', () => {
+  it('agrees on every sample with an independent reference of the three documented rules', () => {
     fc.assert(
       fc.property(scenarioArb, (scenario) => {
         const observed = run(scenario);

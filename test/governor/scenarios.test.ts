@@ -1,4 +1,4 @@
-// The seed scenarios: every rule of SPEC section 3 and every boundary, through the real machine.
+// The seed scenarios: every rule of docs/DESIGN.md#the-policy and every boundary, through the real machine.
 import { describe, expect, it } from 'vitest';
 import { actionsOf, at, drive, LIMIT_BYTES, policy } from '../support/governor.ts';
 import type { Action } from '../../machines/policy.ts';
