@@ -13,7 +13,8 @@ import {
 import { loadConfig } from '../config.ts';
 import type { Log, LogFields } from '../../actors/log.ts';
 import { runDaemon } from '../daemon.ts';
-import { parseArgs, stringFlag } from '../args.ts';
+import { stringFlag } from '../args.ts';
+import { openCommand } from '../command.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
 
 export const DEMO_HELP = `Usage: memgov demo [--limit-mib N] [--simulate] [--keep]
@@ -123,21 +124,18 @@ function demoView(io: CliIo, startedMs: number, onRelaunchAfterTier3: () => void
 }
 
 export async function demoCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const parsed = parseArgs(argv, {
-    'limit-mib': { kind: 'string' },
-    simulate: { kind: 'boolean' },
-    keep: { kind: 'boolean' },
-    help: { kind: 'boolean' },
+  const opened = openCommand(argv, io, {
+    name: 'demo',
+    flags: {
+      'limit-mib': { kind: 'string' },
+      simulate: { kind: 'boolean' },
+      keep: { kind: 'boolean' },
+    },
+    help: DEMO_HELP,
   });
-  if (parsed.isErr()) {
-    io.err(`memgov demo: ${parsed.error}\n${DEMO_HELP}`);
-    return EXIT_USAGE;
-  }
-  if (parsed.value.flags.help === true) {
-    io.out(DEMO_HELP);
-    return EXIT_OK;
-  }
-  const limitMiB = Number(stringFlag(parsed.value, 'limit-mib') ?? 256);
+  if (opened.isErr()) return opened.error;
+  const { args } = opened.value;
+  const limitMiB = Number(stringFlag(args, 'limit-mib') ?? 256);
   if (!Number.isInteger(limitMiB) || limitMiB < 128 || limitMiB > 4096) {
     io.err('memgov demo: --limit-mib must be a whole number from 128 to 4096\n');
     return EXIT_USAGE;
@@ -145,7 +143,7 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
   const limitBytes = limitMiB * MiB;
   const work = mkdtempSync(join(tmpdir(), 'memgov-demo-'));
   let stage: Stage | string = 'simulation was asked for';
-  if (parsed.value.flags.simulate !== true) {
+  if (args.flags.simulate !== true) {
     const parent = writableV1Parent();
     stage = parent.isOk() ? realStage(parent.value, limitBytes, io) : parent.error;
   }
@@ -214,7 +212,7 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
         `archive: ${view.archive() ?? 'none'}\n` +
         `${tiersReached(view.actions)}; ${active.label} removed\n`,
     );
-    if (parsed.value.flags.keep === true) io.out(`working directory kept: ${work}\n`);
+    if (args.flags.keep === true) io.out(`working directory kept: ${work}\n`);
     else rmSync(work, { recursive: true, force: true });
   }
   const allTiers = tiersReached(view.actions) === 'all three tiers reached';

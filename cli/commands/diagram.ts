@@ -5,7 +5,8 @@ import { createGovernorMachine } from '../../machines/governor.machine.ts';
 import { DEFAULT_RESTART_BUDGET } from '../../machines/restart-budget.ts';
 import { createSupervisorMachine } from '../../machines/supervisor.machine.ts';
 import { toGraph, toMermaid } from '../../visualizations/diagram.ts';
-import { parseArgs, stringFlag } from '../args.ts';
+import { stringFlag } from '../args.ts';
+import { openCommand } from '../command.ts';
 import { EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
 
 export const DIAGRAM_HELP = `Usage: memgov diagram [--machine governor|supervisor] [--format mermaid|json]
@@ -24,22 +25,16 @@ const MACHINES: Readonly<Record<string, () => AnyStateMachine>> = {
 };
 
 export function diagramCommand(argv: readonly string[], io: CliIo): number {
-  const parsed = parseArgs(argv, {
-    format: { kind: 'string' },
-    machine: { kind: 'string' },
-    help: { kind: 'boolean' },
+  const opened = openCommand(argv, io, {
+    name: 'diagram',
+    flags: { format: { kind: 'string' }, machine: { kind: 'string' } },
+    help: DIAGRAM_HELP,
+    positional: null,
   });
-  if (parsed.isErr() || parsed.value.positionals.length > 0) {
-    const why = parsed.isErr() ? parsed.error : 'takes no arguments';
-    io.err(`memgov diagram: ${why}\n${DIAGRAM_HELP}`);
-    return EXIT_USAGE;
-  }
-  if (parsed.value.flags.help === true) {
-    io.out(DIAGRAM_HELP);
-    return EXIT_OK;
-  }
-  const format = stringFlag(parsed.value, 'format') ?? 'mermaid';
-  const name = stringFlag(parsed.value, 'machine') ?? 'governor';
+  if (opened.isErr()) return opened.error;
+  const { args } = opened.value;
+  const format = stringFlag(args, 'format') ?? 'mermaid';
+  const name = stringFlag(args, 'machine') ?? 'governor';
   const make = MACHINES[name];
   if (make === undefined) {
     io.err(`memgov diagram: --machine must be governor or supervisor (got "${name}")\n`);

@@ -10,7 +10,8 @@ import {
 } from '../../adapters/trace.ts';
 import { createReplayer, formatStep, type ReplayStep } from '../../machines/replay.ts';
 import { createTimelineBuilder } from '../../visualizations/timeline.ts';
-import { parseArgs, stringFlag } from '../args.ts';
+import { stringFlag } from '../args.ts';
+import { openCommand } from '../command.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
 import { writeTimelineFile } from './timeline.ts';
 
@@ -37,26 +38,14 @@ function humanLine(step: ReplayStep): string {
 }
 
 export function replayCommand(argv: readonly string[], io: CliIo): number {
-  const parsed = parseArgs(argv, {
-    config: { kind: 'string' },
-    json: { kind: 'boolean' },
-    html: { kind: 'string' },
-    help: { kind: 'boolean' },
+  const opened = openCommand(argv, io, {
+    name: 'replay',
+    flags: { config: { kind: 'string' }, json: { kind: 'boolean' }, html: { kind: 'string' } },
+    help: REPLAY_HELP,
+    positional: 'TRACE',
   });
-  if (parsed.isErr()) {
-    io.err(`memgov replay: ${parsed.error}\n${REPLAY_HELP}`);
-    return EXIT_USAGE;
-  }
-  const args = parsed.value;
-  if (args.flags.help === true) {
-    io.out(REPLAY_HELP);
-    return EXIT_OK;
-  }
-  const [tracePath, ...extra] = args.positionals;
-  if (tracePath === undefined || extra.length > 0) {
-    io.err(`memgov replay: expected exactly one TRACE file\n${REPLAY_HELP}`);
-    return EXIT_USAGE;
-  }
+  if (opened.isErr()) return opened.error;
+  const { args, positional: tracePath } = opened.value;
   const config = loadConfig({ file: stringFlag(args, 'config'), env: io.env });
   if (config.isErr()) {
     io.err(config.error.map((problem) => `memgov replay: ${problem}\n`).join(''));

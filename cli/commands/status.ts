@@ -6,7 +6,8 @@ import type { PolicyConfig } from '../../machines/config.ts';
 import type { PersistedSystem } from '../../actors/persistence.ts';
 import { compactInWindow } from '../../machines/policy.ts';
 import { tierOf } from '../../machines/records.ts';
-import { parseArgs, stringFlag } from '../args.ts';
+import { stringFlag } from '../args.ts';
+import { openCommand } from '../command.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
 
 export const STATUS_HELP = `Usage: memgov status [--json] [--state-file FILE] [--config FILE]
@@ -76,28 +77,24 @@ function human(status: ReturnType<typeof statusOf>): string {
 }
 
 export function statusCommand(argv: readonly string[], io: CliIo): number {
-  const parsed = parseArgs(argv, {
-    json: { kind: 'boolean' },
-    'state-file': { kind: 'string' },
-    config: { kind: 'string' },
-    help: { kind: 'boolean' },
+  const opened = openCommand(argv, io, {
+    name: 'status',
+    flags: {
+      json: { kind: 'boolean' },
+      'state-file': { kind: 'string' },
+      config: { kind: 'string' },
+    },
+    help: STATUS_HELP,
+    positional: null,
   });
-  if (parsed.isErr() || parsed.value.positionals.length > 0) {
-    io.err(
-      `memgov status: ${parsed.isErr() ? parsed.error : 'takes no arguments'}\n${STATUS_HELP}`,
-    );
-    return EXIT_USAGE;
-  }
-  if (parsed.value.flags.help === true) {
-    io.out(STATUS_HELP);
-    return EXIT_OK;
-  }
-  const config = loadConfig({ file: stringFlag(parsed.value, 'config'), env: io.env });
+  if (opened.isErr()) return opened.error;
+  const { args } = opened.value;
+  const config = loadConfig({ file: stringFlag(args, 'config'), env: io.env });
   if (config.isErr()) {
     io.err(config.error.map((p) => `memgov status: ${p}\n`).join(''));
     return EXIT_USAGE;
   }
-  const path = stringFlag(parsed.value, 'state-file') ?? config.value.daemon.stateFile;
+  const path = stringFlag(args, 'state-file') ?? config.value.daemon.stateFile;
   const read = readStateFile(path);
   if (read.isErr()) {
     io.err(`memgov status: ${formatStateFileError(read.error)}\n`);
@@ -113,6 +110,6 @@ export function statusCommand(argv: readonly string[], io: CliIo): number {
     return EXIT_FAILURE;
   }
   const status = statusOf(state.snapshot as PersistedSystem, state.savedAtMs, config.value.policy);
-  io.out(parsed.value.flags.json === true ? `${JSON.stringify(status)}\n` : human(status));
+  io.out(args.flags.json === true ? `${JSON.stringify(status)}\n` : human(status));
   return EXIT_OK;
 }

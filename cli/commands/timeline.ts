@@ -7,7 +7,8 @@ import { parseJournalLine } from '../../adapters/journal.ts';
 import { formatTraceError, readLines, type TraceError } from '../../adapters/trace.ts';
 import { errnoSummary } from '../../adapters/errno.ts';
 import { createTimelineBuilder } from '../../visualizations/timeline.ts';
-import { parseArgs, stringFlag } from '../args.ts';
+import { stringFlag } from '../args.ts';
+import { openCommand, usageError } from '../command.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
 
 export const TIMELINE_HELP = `Usage: memgov timeline JOURNAL --html OUT [--config FILE] [--rotated]
@@ -53,32 +54,34 @@ function journalFiles(journal: string, rotated: boolean): string[] {
 
 const LISTED_TORN_LINES = 5;
 
+/** What the timeline left out and why: torn lines (a crash) and record kinds it does not draw. */
+function skipNotes(torn: readonly string[], otherKinds: ReadonlyMap<string, number>): string[] {
+  const notes: string[] = [];
+  if (torn.length > 0) {
+    const listed = torn.slice(0, LISTED_TORN_LINES).join(', ');
+    const more =
+      torn.length > LISTED_TORN_LINES ? ` and ${torn.length - LISTED_TORN_LINES} more` : '';
+    notes.push(`Skipped ${torn.length} torn line(s), cut short by a crash: ${listed}${more}.`);
+  }
+  if (otherKinds.size > 0) {
+    const kinds = [...otherKinds].map(([name, count]) => `${name} (${count})`).join(', ');
+    notes.push(`Skipped records of kinds this memgov does not draw: ${kinds}.`);
+  }
+  return notes;
+}
+
 export function timelineCommand(argv: readonly string[], io: CliIo): number {
-  const parsed = parseArgs(argv, {
-    html: { kind: 'string' },
-    config: { kind: 'string' },
-    rotated: { kind: 'boolean' },
-    help: { kind: 'boolean' },
-  });
-  if (parsed.isErr()) {
-    io.err(`memgov timeline: ${parsed.error}\n${TIMELINE_HELP}`);
-    return EXIT_USAGE;
-  }
-  const args = parsed.value;
-  if (args.flags.help === true) {
-    io.out(TIMELINE_HELP);
-    return EXIT_OK;
-  }
-  const [journal, ...extra] = args.positionals;
-  if (journal === undefined || extra.length > 0) {
-    io.err(`memgov timeline: expected exactly one JOURNAL file\n${TIMELINE_HELP}`);
-    return EXIT_USAGE;
-  }
+  const spec = {
+    name: 'timeline',
+    flags: { html: { kind: 'string' }, config: { kind: 'string' }, rotated: { kind: 'boolean' } },
+    help: TIMELINE_HELP,
+    positional: 'JOURNAL',
+  } as const;
+  const opened = openCommand(argv, io, spec);
+  if (opened.isErr()) return opened.error;
+  const { args, positional: journal } = opened.value;
   const out = stringFlag(args, 'html');
-  if (out === undefined) {
-    io.err(`memgov timeline: --html OUT is required\n${TIMELINE_HELP}`);
-    return EXIT_USAGE;
-  }
+  if (out === undefined) return usageError(io, spec, '--html OUT is required');
   const config = loadConfig({ file: stringFlag(args, 'config'), env: io.env });
   if (config.isErr()) {
     io.err(config.error.map((problem) => `memgov timeline: ${problem}\n`).join(''));
@@ -128,17 +131,7 @@ export function timelineCommand(argv: readonly string[], io: CliIo): number {
     return EXIT_FAILURE;
   }
 
-  const notes: string[] = [];
-  if (torn.length > 0) {
-    const listed = torn.slice(0, LISTED_TORN_LINES).join(', ');
-    const more =
-      torn.length > LISTED_TORN_LINES ? ` and ${torn.length - LISTED_TORN_LINES} more` : '';
-    notes.push(`Skipped ${torn.length} torn line(s), cut short by a crash: ${listed}${more}.`);
-  }
-  if (otherKinds.size > 0) {
-    const kinds = [...otherKinds].map(([name, count]) => `${name} (${count})`).join(', ');
-    notes.push(`Skipped records of kinds this memgov does not draw: ${kinds}.`);
-  }
+  const notes = skipNotes(torn, otherKinds);
   for (const note of notes) io.err(`memgov timeline: ${note}\n`);
   const html = builder.render({
     title: 'memgov timeline',
