@@ -13,7 +13,8 @@ import {
   waitForExit,
   type ProcessIdentity,
 } from '../adapters/proc.ts';
-import { typeCommand, type Tmux } from '../adapters/tmux.ts';
+import type { Tmux } from '../adapters/tmux.ts';
+import { typeCommand } from '../transports/tmux.ts';
 import type { DaemonConfig, TransportKind } from '../machines/daemon-config.ts';
 import type { PendingAction } from '../machines/records.ts';
 import { TIER_OF_ACTION } from '../machines/policy.ts';

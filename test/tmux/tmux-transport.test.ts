@@ -14,13 +14,8 @@ import {
   parseSessionFile,
 } from '../../agents/claude-code-parse.ts';
 import { readProcStat } from '../../adapters/proc.ts';
-import {
-  createTmux,
-  paneLacks,
-  paneShows,
-  typeCommand,
-  type TypeCommandOptions,
-} from '../../adapters/tmux.ts';
+import { createTmux, paneLacks, paneShows } from '../../adapters/tmux.ts';
+import { typeCommand, type TypeCommandOptions } from '../../transports/tmux.ts';
 import {
   createFakeClaudeHarness,
   eventually,
