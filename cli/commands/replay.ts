@@ -8,6 +8,7 @@ import {
   readLines,
   type TraceError,
 } from '../../adapters/trace.ts';
+import type { PolicyConfig } from '../../machines/config.ts';
 import { createReplayer, formatStep, type ReplayStep } from '../../machines/replay.ts';
 import { createTimelineBuilder } from '../../visualizations/timeline.ts';
 import { stringFlag } from '../args.ts';
@@ -132,11 +133,31 @@ export function replayCommand(argv: readonly string[], io: CliIo): number {
     io.err(`memgov replay: ${tracePath}: the trace has no samples\n`);
     return EXIT_FAILURE;
   }
+  return finishReplay(
+    io,
+    { tracePath, htmlPath, timeline, json, samples, seen, actions },
+    config.value.policy,
+  );
+}
+
+interface ReplayTotals {
+  readonly tracePath: string;
+  readonly htmlPath: string | undefined;
+  readonly timeline: ReturnType<typeof createTimelineBuilder> | null;
+  readonly json: boolean;
+  readonly samples: number;
+  readonly seen: number;
+  readonly actions: ReadonlyMap<string, number>;
+}
+
+/** Writes the HTML timeline if asked for, and the human summary line. */
+function finishReplay(io: CliIo, r: ReplayTotals, policy: PolicyConfig): number {
+  const { tracePath, htmlPath, timeline, json, samples, seen, actions } = r;
   if (timeline !== null && htmlPath !== undefined) {
     const html = timeline.render({
       title: 'memgov replay',
       source: tracePath,
-      thresholds: config.value.policy,
+      thresholds: policy,
       notes: [`Replayed ${samples} samples; the governor saw ${seen}.`],
     });
     const written = writeTimelineFile(htmlPath, html);
