@@ -7,7 +7,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   startFakeAnthropic,
   type FakeAnthropic,
+  isSummaryRequest,
   lastUserText,
+  SUMMARY_MARKER,
 } from '../support/fake-anthropic.ts';
 import { claudeBinaryPath, startRealClaude, type RealClaude } from '../support/real-claude.ts';
 import { pause } from '../../lib/time.ts';
@@ -50,17 +52,54 @@ afterEach(async () => {
   }
 });
 
+/** Sends one prompt and waits until its reply is in the transcript; returns the session. */
+async function exchange(claude: RealClaude, fake: FakeAnthropic, prompt: string) {
+  const session = await claude.waitForIdle(30_000);
+  await claude.sendLine(prompt);
+  await until('the prompt at the fake', 20_000, () =>
+    fake.messageRequests().find((r) => lastUserText(r.body).includes(prompt)),
+  );
+  await until('the reply in the transcript', 20_000, () =>
+    hasText(claude.readTranscript(session.sessionId), fake.mode.replyText) ? true : undefined,
+  );
+  return session;
+}
+
 describe('the real claude CLI against the fake Anthropic API', () => {
   it('answers a prompt: the fake saw it, the transcript holds the reply', async () => {
     const { claude, fake } = await launch();
-    const session = await claude.waitForIdle(30_000);
-    await claude.sendLine('PROMPT-ONE say hello');
-    await until('the prompt at the fake', 20_000, () =>
-      fake.messageRequests().find((r) => lastUserText(r.body).includes('PROMPT-ONE')),
-    );
-    await until('the reply in the transcript', 20_000, () =>
-      hasText(claude.readTranscript(session.sessionId), fake.mode.replyText) ? true : undefined,
-    );
+    await exchange(claude, fake, 'PROMPT-ONE say hello');
     expect(fake.requests.some((r) => r.method === 'HEAD' && r.path === '/')).toBe(true);
+  }, 60_000);
+
+  it('/compact typed in the pane writes compact_boundary and an isCompactSummary record', async () => {
+    const { claude, fake } = await launch();
+    const session = await exchange(claude, fake, 'PROMPT-TWO say hello');
+    await claude.waitForIdle(20_000);
+    await claude.sendLine('/compact');
+    const records = await until('compact_boundary', 60_000, () => {
+      const all = claude.readTranscript(session.sessionId);
+      return all.some((r) => r.isCompactSummary === true) ? all : undefined;
+    });
+    expect(records.some((r) => r.type === 'system' && r.subtype === 'compact_boundary')).toBe(true);
+    const summary = records.find((r) => r.isCompactSummary === true);
+    expect(JSON.stringify(summary)).toContain(SUMMARY_MARKER);
+    expect(fake.messageRequests().some((r) => isSummaryRequest(r.body))).toBe(true);
+  }, 90_000);
+
+  it('/clear changes the session id and leaves the old transcript on disk', async () => {
+    const { claude, fake } = await launch();
+    const before = await exchange(claude, fake, 'PROMPT-THREE say hello');
+    await claude.waitForIdle(20_000);
+    const pid = claude.findClaudePid() ?? -1;
+    await claude.sendLine('/clear');
+    const after = await until('a new session id', 20_000, () => {
+      const now = claude.readSessionFile(pid);
+      return now !== undefined && now.sessionId !== before.sessionId ? now : undefined;
+    });
+    expect(after.sessionId).not.toBe(before.sessionId);
+    const old = claude.readTranscript(before.sessionId);
+    expect(hasText(old, 'PROMPT-THREE')).toBe(true);
+    expect(hasText(old, fake.mode.replyText)).toBe(true);
   }, 60_000);
 });
