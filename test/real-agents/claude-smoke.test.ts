@@ -55,6 +55,7 @@ afterEach(async () => {
 /** Sends one prompt and waits until its reply is in the transcript; returns the session. */
 async function exchange(claude: RealClaude, fake: FakeAnthropic, prompt: string) {
   const session = await claude.waitForIdle(30_000);
+  fake.mode.replyText = `FAKE-REPLY to ${prompt}`;
   await claude.sendLine(prompt);
   await until('the prompt at the fake', 20_000, () =>
     fake.messageRequests().find((r) => lastUserText(r.body).includes(prompt)),
@@ -74,7 +75,9 @@ describe('the real claude CLI against the fake Anthropic API', () => {
 
   it('/compact typed in the pane writes compact_boundary and an isCompactSummary record', async () => {
     const { claude, fake } = await launch();
+    // After one exchange the real CLI refuses: "Not enough messages to compact."
     const session = await exchange(claude, fake, 'PROMPT-TWO say hello');
+    await exchange(claude, fake, 'PROMPT-TWO-B say hello again');
     await claude.waitForIdle(20_000);
     await claude.sendLine('/compact');
     const records = await until('compact_boundary', 60_000, () => {
