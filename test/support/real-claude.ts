@@ -191,7 +191,7 @@ export function startRealClaude(options: RealClaudeOptions): RealClaude {
   tmux(['new-session', '-d', '-s', 'main', '-x', '160', '-y', '50', '-c', cwd]);
   tmux(['respawn-pane', '-k', '-t', 'main', launchCommand(bin, home, options)]);
   const panePid = Number(tmux(['display-message', '-p', '-t', 'main', '#{pane_pid}']).trim());
-  const recordedPids = new Set<number>([panePid]);
+  const recordedPids = new Map<number, string>([[panePid, commOf(panePid)]]);
   const claude: RealClaude = {
     socket,
     home,
@@ -201,7 +201,7 @@ export function startRealClaude(options: RealClaudeOptions): RealClaude {
     capturePane: () => tmux(['capture-pane', '-p', '-t', 'main']),
     findClaudePid: () => {
       const pid = findClaudeAmong(panePid);
-      if (pid !== undefined) recordedPids.add(pid);
+      if (pid !== undefined) recordedPids.set(pid, 'claude');
       return pid;
     },
     readSessionFile: (pid) => readSessionFileIn(home, pid),
@@ -221,12 +221,24 @@ export function startRealClaude(options: RealClaudeOptions): RealClaude {
   return claude;
 }
 
-/** Ends the tmux server on our own socket, then SIGKILLs any recorded PID still alive. */
-function stopAll(socket: string, home: string, pids: Set<number>): void {
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Ends the tmux server on our own socket, then SIGKILLs each recorded PID still running the
+ * program it ran when recorded (claude has its own process group, so the server's end can miss it;
+ * a PID reused by someone else is left alone).
+ */
+function stopAll(socket: string, home: string, pids: Map<number, string>): void {
   killTmuxServer(socket);
-  for (const pid of pids) {
+  for (const [pid, comm] of pids) {
     try {
-      process.kill(pid, 'SIGKILL');
+      if (comm !== '' && commOf(pid) === comm) process.kill(pid, 'SIGKILL');
     } catch {
       // Already gone with the tmux server.
     }
