@@ -2,7 +2,6 @@
 // our fake Anthropic API: the facts memgov's claude-code profile relies on, checked on the real
 // thing. A missing binary FAILS the file: CI installs it in .ci/run, so a silent skip would hide
 // that the real CLI was never run.
-import { existsSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   startFakeAnthropic,
@@ -11,7 +10,7 @@ import {
   lastUserText,
   SUMMARY_MARKER,
 } from '../support/fake-anthropic.ts';
-import { claudeBinaryPath, startRealClaude, type RealClaude } from '../support/real-claude.ts';
+import { requireClaudeBinary, startRealClaude, type RealClaude } from '../support/real-claude.ts';
 import { pause } from '../../lib/time.ts';
 
 const started: { claude?: RealClaude; fake?: FakeAnthropic }[] = [];
@@ -38,12 +37,7 @@ function hasText(records: Record<string, unknown>[], text: string): boolean {
   return records.some((r) => JSON.stringify(r).includes(text));
 }
 
-beforeAll(() => {
-  if (!existsSync(claudeBinaryPath()))
-    throw new Error(
-      `the real Claude Code CLI is not installed at ${claudeBinaryPath()}: run scripts/install-agent-clis.sh`,
-    );
-});
+beforeAll(requireClaudeBinary);
 
 afterEach(async () => {
   for (const { claude, fake } of started.splice(0)) {

@@ -24,6 +24,17 @@ export function claudeBinaryPath(): string {
   return join(cacheDir, 'claude/node_modules/@anthropic-ai/claude-code-linux-x64/claude');
 }
 
+/**
+ * Throws (never skips) when the binary is missing: CI installs it in .ci/run, so a silent skip
+ * would hide that the real CLI was never run.
+ */
+export function requireClaudeBinary(): void {
+  if (!existsSync(claudeBinaryPath()))
+    throw new Error(
+      `the real Claude Code CLI is not installed at ${claudeBinaryPath()}: run scripts/install-agent-clis.sh`,
+    );
+}
+
 // A dummy key: the CLI only checks that the last 20 characters were approved in ~/.claude.json.
 const API_KEY = 'sk-ant-memgov-test-0123456789abcdefghij';
 
