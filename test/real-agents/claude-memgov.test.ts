@@ -1,6 +1,7 @@
 // memgov itself (runDaemon over a fixture cgroup) against the real Claude Code CLI in tmux,
 // offline against the fake Anthropic API: the ratio is set over 70% and the compaction memgov
 // types into the real pane must be reported as it really went.
+import { existsSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic, lastUserText } from '../support/fake-anthropic.ts';
 import { requireClaudeBinary, startRealClaude, type RealClaude } from '../support/real-claude.ts';
@@ -64,5 +65,20 @@ describe('memgov against the real claude CLI', () => {
     const compact = await daemon.waitFor('action result', resultOf('compact'), 60_000);
     expect(compact.outcome).toBe('ok');
     expect(String(compact.detail)).toMatch(/compaction finished.*checkpoint: archived/);
+  }, 120_000);
+
+  it('the whole ladder: compact, clear, then archive and SIGTERM; the real claude exits', async () => {
+    const { claude } = await realClaudeWithHistory(2);
+    const claudePid = claude.findClaudePid() ?? -1;
+    const daemon = governClaude(claude);
+    expect((await daemon.waitFor('action result', resultOf('compact'), 60_000)).outcome).toBe('ok');
+    daemon.setRatio(0.87);
+    expect((await daemon.waitFor('action result', resultOf('clear'), 60_000)).outcome).toBe('ok');
+    daemon.setRatio(0.95);
+    const terminate = await daemon.waitFor('action result', resultOf('archive-terminate'), 60_000);
+    expect(terminate.outcome).toBe('ok');
+    await pollUntil('claude to exit', 10_000, () =>
+      existsSync(`/proc/${claudePid}`) ? undefined : true,
+    );
   }, 120_000);
 });
