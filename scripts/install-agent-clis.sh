@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the real agent CLIs the real-agent tests drive, pinned, into a cache directory outside
+# the package (they are never dependencies of memgov). Idempotent: a CLI whose pinned version is
+# already there is skipped. Prints the path of each native binary.
+# Usage: scripts/install-agent-clis.sh [claude ...]   (default: every CLI below)
+# The cache: ${MEMGOV_AGENT_CLIS:-$HOME/.cache/memgov-agent-clis}/<cli>/
+set -euo pipefail
+
+CACHE_DIR="${MEMGOV_AGENT_CLIS:-$HOME/.cache/memgov-agent-clis}"
+# 2.1.197 is the version measured in docs and by hand; bump together with the real-agent tests.
+CLAUDE_VERSION=2.1.197
+
+# npm's install-scripts policy blocks the postinstall that would replace bin/claude.exe, so the
+# placeholder stays: the native file ships in the optional per-platform package instead.
+install_claude() {
+  local dir="$CACHE_DIR/claude"
+  local pkg="$dir/node_modules/@anthropic-ai/claude-code/package.json"
+  local native="$dir/node_modules/@anthropic-ai/claude-code-linux-x64/claude"
+  if [ -x "$native" ] && grep -q "\"version\": \"$CLAUDE_VERSION\"" "$pkg" 2>/dev/null; then
+    echo "claude $CLAUDE_VERSION already installed" >&2
+  else
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --no-save --loglevel=error \
+      "@anthropic-ai/claude-code@$CLAUDE_VERSION" >&2
+  fi
+  [ -x "$native" ] || { echo "no native claude binary at $native" >&2; exit 1; }
+  echo "claude: $native"
+}
+
+clis=("$@")
+[ "${#clis[@]}" -gt 0 ] || clis=(claude)
+for cli in "${clis[@]}"; do
+  case "$cli" in
+    claude) install_claude ;;
+    # codex, gemini: a case each when their real-agent tests land.
+    *) echo "unknown agent CLI: $cli (known: claude)" >&2; exit 2 ;;
+  esac
+done
