@@ -186,8 +186,17 @@ export function compactFinishedAfter(
 }
 
 /**
- * The error a compaction reported at or after `sinceMs`, e.g. "Compaction blocked by PreCompact
- * hook: …": `<local-command-stderr>` text that mentions compaction. Null when there is none.
+ * Claude Code's own "no" to /compact: after a single exchange it writes "Not enough messages to
+ * compact." as `<local-command-stdout>` in a `system`/`local_command` record (measured on 2.1.197;
+ * with no exchange at all it is "Error: No messages to compact" on stderr, matched below).
+ */
+const COMPACT_REFUSED_STDOUT = /<local-command-stdout>\s*(Not enough messages to compact\.?)/;
+const COMMAND_STDERR = /<local-command-stderr>([\s\S]*?)(?:<\/local-command-stderr>|$)/;
+
+/**
+ * The error or refusal a compaction reported at or after `sinceMs`, e.g. "Compaction blocked by
+ * PreCompact hook: …" (`<local-command-stderr>` text that mentions compaction) or the CLI's "Not
+ * enough messages to compact." on stdout. Null when there is none.
  */
 export function compactFailedAfter(
   records: readonly TranscriptRecord[],
@@ -195,9 +204,10 @@ export function compactFailedAfter(
 ): string | null {
   for (const { record } of timedRecords(records, sinceMs)) {
     if (record.type !== 'user' && record.type !== 'system') continue;
-    const match = /<local-command-stderr>([\s\S]*?)(?:<\/local-command-stderr>|$)/.exec(
-      recordText(record),
-    );
+    const text = recordText(record);
+    const refused = COMPACT_REFUSED_STDOUT.exec(text);
+    if (refused !== null) return refused[1] ?? 'Not enough messages to compact.';
+    const match = COMMAND_STDERR.exec(text);
     if (match !== null && /compact/i.test(match[1] ?? ''))
       return (match[1] ?? '').trim().slice(0, 300);
   }

@@ -43,6 +43,7 @@ import {
   clearFinished,
   commandTaken,
   compactCompletion,
+  compactFailedAfter,
   encodeCwd,
   parseSessionFile,
   type ClaudeSession,
@@ -324,14 +325,23 @@ function claudeIdle(ports: ProfilePorts): Predicate {
   };
 }
 
-/** /compact: taken when the transcript records the command (or the pane shows it), finished by its records. */
+/**
+ * /compact: taken when sessions/<pid>.json turns busy (the command was only typed into an idle
+ * agent), the transcript records the command or a refusal, or the pane shows it. The real CLI
+ * appends the command record only when compaction finishes, which takes minutes on a real model
+ * (docs/AGENTS.md), so the record alone would report a good compaction as not taken.
+ * Finished by its records: compact_boundary, or failed at once on the CLI's error or refusal.
+ */
 function compactProbe(text: string, ports: ProfilePorts, sinceMs: number): RungProbe {
   const paneTaken = paneShows(ports.tmux, ports.target, /Compacting|Compacted/);
   return {
     isIdle: claudeIdle(ports),
     taken: async () => {
+      const session = await claudeSession(ports.pid, ports.env);
+      if (session?.status === 'busy') return true;
       const found = await liveRecords(ports);
-      return found === null ? paneTaken() : commandTaken(found, text, sinceMs);
+      if (found === null) return paneTaken();
+      return commandTaken(found, text, sinceMs) || compactFailedAfter(found, sinceMs) !== null;
     },
     finished: async () => {
       const found = await liveRecords(ports);

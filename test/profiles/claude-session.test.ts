@@ -38,6 +38,7 @@ import {
   clearFinished,
   clearedSessionId,
   commandTaken,
+  compactCompletion,
   compactFailedAfter,
   compactFinishedAfter,
   encodeCwd,
@@ -472,6 +473,24 @@ describe('completion detectors', () => {
     expect(compactFailedAfter(records, 0)).toBe('Compaction blocked by PreCompact hook: squad');
     expect(compactFailedAfter(records, at('2026-08-17T06:00:01Z'))).toBeNull();
     expect(compactFailedAfter(newer(), 0)).toBeNull();
+  });
+
+  it('reports the CLI refusing to compact (stdout of a local_command record) at once', () => {
+    // As the real 2.1.197 writes it after a single exchange.
+    const records: TranscriptRecord[] = [
+      {
+        type: 'system',
+        subtype: 'local_command',
+        timestamp: '2026-08-17T06:00:00Z',
+        content: '<local-command-stdout>Not enough messages to compact.</local-command-stdout>',
+      },
+    ];
+    expect(compactFailedAfter(records, 0)).toBe('Not enough messages to compact.');
+    expect(compactCompletion(records, 0)).toEqual({
+      kind: 'failed',
+      detail: 'compaction failed: Not enough messages to compact.',
+    });
+    expect(compactFailedAfter(records, at('2026-08-17T06:00:01Z'))).toBeNull();
   });
 
   it('knows when the command was taken, not merely queued', () => {

@@ -67,6 +67,26 @@ describe('memgov against the real claude CLI', () => {
     expect(String(compact.detail)).toMatch(/compaction finished.*checkpoint: archived/);
   }, 120_000);
 
+  it('a slow compaction (20 s on the model) is reported ok and checkpointed, not failed', async () => {
+    const { claude, fake } = await realClaudeWithHistory(2);
+    // The real CLI appends the /compact record only when compaction finishes: "taken" must come
+    // from its status turning busy, or this reads as "not taken 3000 ms after Enter".
+    fake.mode.summaryDelayMs = 20_000;
+    const daemon = governClaude(claude);
+    const compact = await daemon.waitFor('action result', resultOf('compact'), 90_000);
+    expect(compact.outcome).toBe('ok');
+    expect(String(compact.detail)).toMatch(/compaction finished.*checkpoint: archived/);
+    expect(fake.messageRequests().some((r) => lastUserText(r.body).length > 0)).toBe(true);
+  }, 150_000);
+
+  it('a refused compact (one exchange only) is recorded as failed with the CLI words', async () => {
+    const { claude } = await realClaudeWithHistory(1);
+    const daemon = governClaude(claude);
+    const compact = await daemon.waitFor('action result', resultOf('compact'), 60_000);
+    expect(compact.outcome).toBe('failed');
+    expect(String(compact.detail)).toContain('Not enough messages to compact.');
+  }, 120_000);
+
   it('the whole ladder: compact, clear, then archive and SIGTERM; the real claude exits', async () => {
     const { claude } = await realClaudeWithHistory(2);
     const claudePid = claude.findClaudePid() ?? -1;
