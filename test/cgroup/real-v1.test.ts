@@ -4,11 +4,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { accessSync, constants, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatCgroupError } from '../../adapters/cgroup/parse.ts';
 import { openCgroup, readCgroup, type CgroupReading } from '../../adapters/cgroup/reader.ts';
+import { removeCgroupDir } from '../support/daemon.ts';
 
 const MIB = 1024 * 1024;
 const LIMIT_BYTES = 64 * MIB;
@@ -77,24 +78,6 @@ async function withDeadline<T>(what: string, timeoutMs: number, promise: Promise
   }
 }
 
-function errnoCode(error: unknown): unknown {
-  return typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
-}
-
-/** rmdir fails with EBUSY while a task is still leaving the cgroup: retry briefly. */
-async function removeCgroup(dir: string): Promise<void> {
-  await pollUntil(`rmdir ${dir}`, 5_000, () => {
-    try {
-      rmdirSync(dir);
-      return true;
-    } catch (error) {
-      if (errnoCode(error) === 'ENOENT') return true;
-      if (errnoCode(error) === 'EBUSY') return undefined;
-      throw error;
-    }
-  });
-}
-
 describe.skipIf(parentDir === undefined)(title, () => {
   let cgroupDir: string | undefined;
   let child: ChildProcess | undefined;
@@ -108,7 +91,7 @@ describe.skipIf(parentDir === undefined)(title, () => {
         await childExit;
       }
     } finally {
-      if (cgroupDir !== undefined) await removeCgroup(cgroupDir);
+      if (cgroupDir !== undefined) await removeCgroupDir(cgroupDir);
       cgroupDir = undefined;
       child = undefined;
       childOutput = '';

@@ -4,10 +4,10 @@
 // cleanup, pass or fail.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { tasksOf } from '../../adapters/cgroup/v1-admin.ts';
-import { isGone, pollUntil, type Cleanup } from '../support/daemon.ts';
+import { isGone, pollUntil, removeCgroupDir, type Cleanup } from '../support/daemon.ts';
 
 export const GUEST_CGROUP_ROOT = '/sys/fs/cgroup';
 export const MIB = 1024 * 1024;
@@ -35,21 +35,6 @@ function keyedValue(text: string, key: string, file: string): number {
   return Number(match[1]);
 }
 
-/** Removes a cgroup; rmdir fails with EBUSY while killed tasks are still leaving. */
-async function removeCgroup(dir: string): Promise<void> {
-  await pollUntil(`rmdir ${dir}`, 5_000, () => {
-    try {
-      rmdirSync(dir);
-      return true;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return true;
-      if (code === 'EBUSY') return undefined;
-      throw error;
-    }
-  });
-}
-
 /**
  * Creates `/sys/fs/cgroup/<parent>/memgov-guest-<random>` with the limits. At cleanup every
  * process still inside is killed (`cgroup.kill`) and the cgroup removed.
@@ -62,7 +47,7 @@ export function createV2Cgroup(cleanup: Cleanup, limits: V2Limits, parentDir = G
     await pollUntil(`the processes in ${dir} to exit`, 5_000, () =>
       tasksOf(dir).every(isGone) ? true : undefined,
     );
-    await removeCgroup(dir);
+    await removeCgroupDir(dir);
   });
   writeFileSync(`${dir}/memory.max`, String(limits.maxBytes));
   writeFileSync(`${dir}/memory.high`, String(limits.highBytes ?? 'max'));

@@ -4,7 +4,7 @@
 // test cgroup) and every cgroup it creates is removed, pass or fail. Waits are bounded polls.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -44,6 +44,21 @@ export async function pollUntil<T>(
     }
     await delay(POLL_MS);
   }
+}
+
+/** Removes a cgroup directory a test made; rmdir fails with EBUSY while killed tasks still leave. */
+export async function removeCgroupDir(dir: string): Promise<void> {
+  await pollUntil(`rmdir ${dir}`, 5_000, () => {
+    try {
+      rmdirSync(dir);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return true;
+      if (code === 'EBUSY') return undefined;
+      throw error;
+    }
+  });
 }
 
 /** Cleanup steps run in reverse order of registration; every step runs even if one throws. */
