@@ -14,17 +14,15 @@ import {
   type ProcessIdentity,
 } from '../adapters/proc.ts';
 import type { Tmux } from '../adapters/tmux.ts';
-import { typeCommand } from '../transports/tmux.ts';
+import type { TmuxTransportOptions } from '../transports/tmux.ts';
 import type { DaemonConfig, TransportKind } from '../machines/daemon-config.ts';
 import type { PendingAction } from '../machines/records.ts';
 import { TIER_OF_ACTION } from '../machines/policy.ts';
-import { profileFor, type AgentProfile, type RungProbe } from '../agents/index.ts';
+import { profileFor, type AgentProfile } from '../agents/index.ts';
 import type { AgentHandle } from './agent.ts';
 import type { PerformResult } from './executor.ts';
 import type { Log } from './log.ts';
-import { toResult, type Settled } from '../transports/command.ts';
 import { TRANSPORTS } from '../transports/index.ts';
-import { pause } from '../lib/time.ts';
 
 export interface PerformDeps {
   readonly config: DaemonConfig;
@@ -41,8 +39,6 @@ export interface PerformDeps {
 }
 
 const EXIT_POLL_MS = 100;
-/** How often the profile's completion signal (transcript, session file) is read. */
-const COMPLETION_POLL_MS = 250;
 
 /** The agent's identity: the handle's, else the verified process of the configured pane. */
 async function agentIdentity(deps: PerformDeps): Promise<ProcessIdentity | null> {
@@ -60,77 +56,32 @@ function paneTarget(deps: PerformDeps): string | null {
   return deps.agent.pane?.() ?? deps.config.agent.tmuxTarget;
 }
 
-/** Types the rung's command into the agent's pane, then follows it until it finished. */
-async function sendOverTmux(
-  action: 'compact' | 'clear',
-  text: string,
-  signal: AbortSignal,
+/** The agent's pane and the profile's checks for each command typed there (tmux transport). */
+async function paneOptions(
   deps: PerformDeps,
   profile: AgentProfile,
-): Promise<PerformResult> {
-  const { agent: agentConfig } = deps.config;
+): Promise<TmuxTransportOptions | null> {
   const target = paneTarget(deps);
-  if (deps.tmux == null || target === null) {
-    return { outcome: 'failed', detail: 'the tmux transport has no pane (set agent.tmuxTarget)' };
-  }
-  const identity = await agentIdentity(deps);
-  let probe: RungProbe;
-  try {
-    probe = await profile.probe(action, text, {
-      env: deps.env ?? process.env,
-      tmux: deps.tmux,
-      target,
-      pid: identity?.pid ?? null,
-      now: deps.now,
-    });
-  } catch (error) {
-    return { outcome: 'failed', detail: `the ${profile.name} checks failed: ${String(error)}` };
-  }
-  const typed = await typeCommand(deps.tmux, target, text, {
-    isIdle: probe.isIdle,
-    taken: probe.taken,
-    idleDeadlineMs: agentConfig.idleDeadlineMs,
-    busyPolicy: agentConfig.busyPolicy,
-    enterKey: agentConfig.enterKey ?? profile.enterKey,
-    signal,
-  });
-  if (typed.outcome !== 'ok') {
-    if (typed.outcome === 'skipped')
-      deps.log.warn('agent busy: rung skipped', { action, detail: typed.detail });
-    return typed;
-  }
-  const startedMs = performance.now();
-  for (;;) {
-    const done = await probe.finished().catch((error: unknown): { kind: 'pending' } => {
-      deps.log.warn('completion check failed', { action, detail: String(error) });
-      return { kind: 'pending' };
-    });
-    const waitedMs = Math.round(performance.now() - startedMs);
-    if (done.kind === 'done')
-      return { outcome: 'ok', detail: `${typed.detail}; ${done.detail} after ${waitedMs} ms` };
-    if (done.kind === 'failed')
-      return { outcome: 'failed', detail: `${typed.detail}; ${done.detail}` };
-    if (signal.aborted) {
-      return {
-        outcome: 'failed',
-        detail: `${typed.detail}; stopped while waiting for it to finish: ${String(signal.reason)}`,
-      };
-    }
-    if (waitedMs >= agentConfig.actionTimeoutMs) {
-      return {
-        outcome: 'timed-out',
-        detail: `${typed.detail}; not finished ${agentConfig.actionTimeoutMs} ms later`,
-      };
-    }
-    await pause(Math.min(COMPLETION_POLL_MS, agentConfig.actionTimeoutMs - waitedMs), signal);
-  }
-}
-
-/** The tmux path yields only the four delivery outcomes; the other two never come from it. */
-function asSettled(result: PerformResult): Settled {
-  const { outcome, detail = '' } = result;
-  if (outcome === 'ok' || outcome === 'skipped') return { outcome, detail };
-  return { outcome: outcome === 'timed-out' ? 'timed-out' : 'failed', detail };
+  const tmux = deps.tmux;
+  if (tmux == null || target === null) return null;
+  const { agent: agentConfig } = deps.config;
+  const pid = (await agentIdentity(deps))?.pid ?? null;
+  const ports = { env: deps.env ?? process.env, tmux, target, pid, now: deps.now };
+  return {
+    tmux,
+    target,
+    checksFor: (action, text) =>
+      profile.probe(action, text, ports).catch((error: unknown) => {
+        throw new Error(`the ${profile.name} checks failed: ${String(error)}`);
+      }),
+    typing: {
+      idleDeadlineMs: agentConfig.idleDeadlineMs,
+      busyPolicy: agentConfig.busyPolicy,
+      enterKey: agentConfig.enterKey ?? profile.enterKey,
+    },
+    finishTimeoutMs: agentConfig.actionTimeoutMs,
+    onCheckFailed: (action, detail) => deps.log.warn('completion check failed', { action, detail }),
+  };
 }
 
 async function sendRung(
@@ -149,19 +100,24 @@ async function sendRung(
   const typesText = deps.transport === 'stdin' || deps.transport === 'tmux';
   if (typesText && text === null)
     return { outcome: 'skipped', detail: `the profile has no ${request.action} command` };
+  const pane = deps.transport === 'tmux' ? await paneOptions(deps, profile) : null;
   const transport = TRANSPORTS[deps.transport]({
     argvOf: (action) => agentConfig.commandArgv[action],
     timeoutMs: agentConfig.actionTimeoutMs,
     ratio: request.ratio,
     stdinOf: () => deps.agent.stdin(),
-    tmux: () => ({
-      send: (action, line, tmuxSignal) =>
-        toResult(sendOverTmux(action, line, tmuxSignal, deps, profile).then(asSettled)),
-    }),
+    paneOf: () => pane,
   });
   const sent = await transport.send(request.action, text ?? '', signal);
   return sent.match<PerformResult>(
-    (delivery) => delivery,
+    (delivery) => {
+      if (delivery.outcome === 'skipped' && deps.transport === 'tmux')
+        deps.log.warn('agent busy: rung skipped', {
+          action: request.action,
+          detail: delivery.detail,
+        });
+      return delivery;
+    },
     (error) => error,
   );
 }

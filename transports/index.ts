@@ -1,10 +1,11 @@
 // The one table from transport kind to a factory (docs/TRANSPORTS.md). Adding a transport is one
-// file in transports/ and one row here. The tmux row is wired by actors/perform.ts until its
-// delivery protocol moves here.
+// file in transports/ and one row here.
 import type { Writable } from 'node:stream';
+import { errAsync } from 'neverthrow';
 import { commandTransport } from './command.ts';
 import { noneTransport } from './none.ts';
 import { stdinTransport } from './stdin.ts';
+import { tmuxTransport, type TmuxTransportOptions } from './tmux.ts';
 import type { Transport } from './transport.ts';
 
 /** What a factory may draw on; each transport takes only its own part. */
@@ -13,8 +14,17 @@ export interface TransportContext {
   readonly timeoutMs: number;
   readonly ratio: number;
   readonly stdinOf: () => Writable | null;
-  readonly tmux: () => Transport;
+  /** The agent's pane and the profile's checks; null when no pane is configured. */
+  readonly paneOf: () => TmuxTransportOptions | null;
 }
+
+const NO_PANE: Transport = {
+  send: () =>
+    errAsync({
+      outcome: 'failed',
+      detail: 'the tmux transport has no pane (set agent.tmuxTarget)',
+    }),
+};
 
 export type TransportKindName = 'none' | 'stdin' | 'command' | 'tmux';
 
@@ -23,5 +33,8 @@ export const TRANSPORTS: Readonly<Record<TransportKindName, (ctx: TransportConte
     none: () => noneTransport,
     stdin: (ctx) => stdinTransport(ctx.stdinOf),
     command: (ctx) => commandTransport(ctx),
-    tmux: (ctx) => ctx.tmux(),
+    tmux: (ctx) => {
+      const pane = ctx.paneOf();
+      return pane === null ? NO_PANE : tmuxTransport(pane);
+    },
   };

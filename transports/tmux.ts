@@ -14,6 +14,8 @@ import {
   type TmuxError,
 } from '../adapters/tmux.ts';
 import { errorMessage } from '../lib/errors.ts';
+import { toResult, type Settled } from './command.ts';
+import type { Transport, TransportAction } from './transport.ts';
 import { quoteValue } from '../lib/quote.ts';
 import { pause } from '../lib/time.ts';
 
@@ -319,4 +321,102 @@ export async function typeCommand(
 
 function stripUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * Whether a typed command has done its work; agents/profile.ts's Completion, restated here
+ * because transports/ may not import agents/.
+ */
+export type RungCompletion =
+  | { readonly kind: 'pending' }
+  | { readonly kind: 'done'; readonly detail: string }
+  | { readonly kind: 'failed'; readonly detail: string };
+
+/** The checks for one typed command, built by the agent's profile before it is typed. */
+export interface RungChecks {
+  readonly isIdle: Predicate;
+  readonly taken: Predicate;
+  readonly finished: () => Promise<RungCompletion>;
+}
+
+export interface TmuxTransportOptions {
+  readonly tmux: Tmux;
+  readonly target: string;
+  /** The profile's checks for typing `text` as `action`; rejects with the reason they could not be built. */
+  readonly checksFor: (action: TransportAction, text: string) => Promise<RungChecks>;
+  /** How typeCommand types (idle deadline, busy policy, Enter key...). */
+  readonly typing: Omit<TypeCommandOptions, 'isIdle' | 'taken' | 'signal'>;
+  /** How long a taken command gets to finish: real compactions take minutes. */
+  readonly finishTimeoutMs: number;
+  /** Told when one completion check threw; the wait goes on. */
+  readonly onCheckFailed: (action: TransportAction, detail: string) => void;
+  /** How often `finished` is asked. Default 250. */
+  readonly finishPollMs?: number;
+}
+
+const FINISH_POLL_MS = 250;
+
+/**
+ * The tmux transport: types the command with typeCommand, then asks the profile's `finished`
+ * until the command is done, refused, or `finishTimeoutMs` passed after it was taken.
+ */
+export function tmuxTransport(options: TmuxTransportOptions): Transport {
+  return {
+    send: (action, text, signal) => toResult(typeAndFollow(options, action, text, signal)),
+  };
+}
+
+async function typeAndFollow(
+  o: TmuxTransportOptions,
+  action: TransportAction,
+  text: string,
+  signal: AbortSignal,
+): Promise<Settled> {
+  let checks: RungChecks;
+  try {
+    checks = await o.checksFor(action, text);
+  } catch (error) {
+    return { outcome: 'failed', detail: errorMessage(error) };
+  }
+  const typed = await typeCommand(o.tmux, o.target, text, {
+    ...o.typing,
+    isIdle: checks.isIdle,
+    taken: checks.taken,
+    signal,
+  });
+  if (typed.outcome !== 'ok') return typed;
+  return followToFinish(o, action, checks, typed.detail, signal);
+}
+
+async function followToFinish(
+  o: TmuxTransportOptions,
+  action: TransportAction,
+  checks: RungChecks,
+  typedDetail: string,
+  signal: AbortSignal,
+): Promise<Settled> {
+  const startedMs = performance.now();
+  for (;;) {
+    const done = await checks.finished().catch((error: unknown): RungCompletion => {
+      o.onCheckFailed(action, errorMessage(error));
+      return { kind: 'pending' };
+    });
+    const waitedMs = Math.round(performance.now() - startedMs);
+    if (done.kind === 'done')
+      return { outcome: 'ok', detail: `${typedDetail}; ${done.detail} after ${waitedMs} ms` };
+    if (done.kind === 'failed')
+      return { outcome: 'failed', detail: `${typedDetail}; ${done.detail}` };
+    if (signal.aborted) {
+      const reason = String(signal.reason);
+      return {
+        outcome: 'failed',
+        detail: `${typedDetail}; stopped while waiting for it to finish: ${reason}`,
+      };
+    }
+    if (waitedMs >= o.finishTimeoutMs) {
+      const late = `not finished ${o.finishTimeoutMs} ms later`;
+      return { outcome: 'timed-out', detail: `${typedDetail}; ${late}` };
+    }
+    await pause(Math.min(o.finishPollMs ?? FINISH_POLL_MS, o.finishTimeoutMs - waitedMs), signal);
+  }
 }

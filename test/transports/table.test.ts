@@ -2,7 +2,6 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { TRANSPORT_KINDS } from '../../machines/daemon-config.ts';
 import { TRANSPORTS, type TransportContext } from '../../transports/index.ts';
-import { noneTransport } from '../../transports/none.ts';
 
 const signal = new AbortController().signal;
 
@@ -12,7 +11,7 @@ function context(overrides: Partial<TransportContext> = {}): TransportContext {
     timeoutMs: 5_000,
     ratio: 0.5,
     stdinOf: () => null,
-    tmux: () => noneTransport,
+    paneOf: () => null,
     ...overrides,
   };
 }
@@ -61,5 +60,13 @@ describe('the transport table', () => {
       signal,
     );
     expect(skipped._unsafeUnwrap().outcome).toBe('skipped');
+  });
+
+  it('tmux without a pane fails and says what to set', async () => {
+    const result = await TRANSPORTS.tmux(context()).send('compact', '/compact', signal);
+    expect(result._unsafeUnwrapErr()).toEqual({
+      outcome: 'failed',
+      detail: 'the tmux transport has no pane (set agent.tmuxTarget)',
+    });
   });
 });
