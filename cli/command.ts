@@ -1,5 +1,6 @@
 // The opening every command shares: parse the declared flags, answer --help, and check the
-// positional argument, each usage error printed with the command's help and exit code 2.
+// positional arguments. A usage error is one line that names the problem and where the help is
+// (exit 2): the whole help printed after it would scroll the error out of sight.
 import { err, ok, type Result } from 'neverthrow';
 import { parseArgs, type FlagSpec, type ParsedArgs } from './args.ts';
 import { EXIT_OK, EXIT_USAGE, type CliIo } from './io.ts';
@@ -15,12 +16,19 @@ export interface CommandSpec {
    * --help, as a usage error); absent: positionals are the command's own business.
    */
   readonly positional?: string | null;
+  /**
+   * true: what follows `--` is the agent's command line (`memgov run -- claude`), kept in
+   * `args.rest`; otherwise it counts as positional arguments.
+   */
+  readonly agentCommand?: boolean;
 }
 
 export interface OpenedCommand {
   readonly args: ParsedArgs;
   /** The positional argument, when the spec names one. */
   readonly positional: string;
+  /** Every positional argument (with what followed `--` unless it is the agent's command). */
+  readonly positionals: readonly string[];
 }
 
 /** The parsed command line, or the exit code when usage was wrong or help was asked for. */
@@ -32,21 +40,25 @@ export function openCommand(
   const parsed = parseArgs(argv, { ...spec.flags, help: { kind: 'boolean' } });
   if (parsed.isErr()) return err(usageError(io, spec, parsed.error));
   const args = parsed.value;
-  if (spec.positional === null && args.positionals.length > 0)
-    return err(usageError(io, spec, 'takes no arguments'));
+  const positionals =
+    spec.agentCommand === true ? args.positionals : [...args.positionals, ...args.rest];
+  const [first, ...extra] = positionals;
+  if (spec.positional === null && first !== undefined) {
+    const hint = spec.agentCommand === true ? ' (put the agent command after --)' : '';
+    return err(usageError(io, spec, `unexpected argument ${JSON.stringify(first)}${hint}`));
+  }
   if (args.flags.help === true) {
     io.out(spec.help);
     return err(EXIT_OK);
   }
-  if (spec.positional == null) return ok({ args, positional: '' });
-  const [positional, ...extra] = args.positionals;
-  if (positional === undefined || extra.length > 0)
+  if (spec.positional == null) return ok({ args, positional: '', positionals });
+  if (first === undefined || extra.length > 0)
     return err(usageError(io, spec, `expected exactly one ${spec.positional} file`));
-  return ok({ args, positional });
+  return ok({ args, positional: first, positionals });
 }
 
-/** Prints a usage error with the command's help; returns the usage exit code. */
-export function usageError(io: CliIo, spec: CommandSpec, problem: string): number {
-  io.err(`memgov ${spec.name}: ${problem}\n${spec.help}`);
+/** Prints a one-line usage error pointing at the command's help; returns the usage exit code. */
+export function usageError(io: CliIo, spec: Pick<CommandSpec, 'name'>, problem: string): number {
+  io.err(`memgov ${spec.name}: ${problem} (see memgov ${spec.name} --help)\n`);
   return EXIT_USAGE;
 }

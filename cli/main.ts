@@ -3,7 +3,8 @@ import { demoCommand } from './commands/demo.ts';
 import { diagramCommand } from './commands/diagram.ts';
 import { replayCommand } from './commands/replay.ts';
 import { restoreCommand } from './commands/restore.ts';
-import { runCommand, startCommand } from './commands/run.ts';
+import { runCommand } from './commands/run.ts';
+import { startCommand } from './commands/start.ts';
 import { statusCommand } from './commands/status.ts';
 import { syntheticAgentCommand } from './commands/synthetic-agent.ts';
 import { sampleCommand } from './commands/sample.ts';
@@ -18,15 +19,15 @@ export const MAIN_HELP = `memgov ${VERSION}: memory governor for AI coding agent
 Usage: memgov <command> [options]
 
 Commands:
-  run            the daemon: govern this cgroup (add -- CMD to launch the agent)
-  start --detach the daemon in the background, for a Kubernetes postStart hook
-  status         what the state file records: tier, windows, last actions
-  demo           the whole ladder on this machine in half a minute (synthetic agent)
-  restore ARCHIVE  verify an archive and copy the session back; prints the resume command
-  replay TRACE   run the governor over a recorded memory curve (JSONL); --html OUT draws it
-  timeline JOURNAL --html OUT  draw a decision journal as one self-contained HTML file
-  sample         read this process's memory cgroup once and print what memgov sees
-  diagram        print the governor statechart (Mermaid or JSON)
+  run        the daemon: govern this cgroup (add -- CMD to launch the agent)
+  start      the daemon in the background (start --detach), for a postStart hook
+  status     what the state file records: tier, windows, last actions
+  demo       the whole ladder on this machine in about 20 s (synthetic agent)
+  restore    restore ARCHIVE: verify an archive, copy the session back, print the resume command
+  replay     replay TRACE: the governor over a recorded memory curve (JSONL); --html OUT draws it
+  timeline   timeline JOURNAL --html OUT: a decision journal as one self-contained HTML file
+  sample     read this process's memory cgroup once and print what memgov sees
+  diagram    print the governor statechart (Mermaid or JSON)
 
 Run 'memgov <command> --help' for a command's options.
 `;

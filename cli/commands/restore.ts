@@ -12,8 +12,9 @@ import {
 } from '../../adapters/archive/restore.ts';
 import { formatArchiveError } from '../../adapters/archive/errors.ts';
 import { resumeFromManifest, type AgentName, type ResumeCommand } from '../../agents/index.ts';
-import { parseArgs } from '../args.ts';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
+import type { FlagSpec } from '../args.ts';
+import { openCommand, usageError } from '../command.ts';
+import { EXIT_FAILURE, EXIT_OK, type CliIo } from '../io.ts';
 
 export const RESTORE_HELP = `Usage: memgov restore ARCHIVE [--force] [--json] [--dry-run]
 
@@ -187,28 +188,29 @@ function refusal(archive: string, dryRun: boolean, e: RestoreError): [Summary, s
   }
 }
 
+const RESTORE_FLAGS: Readonly<Record<string, FlagSpec>> = {
+  force: { kind: 'boolean' },
+  json: { kind: 'boolean' },
+  'dry-run': { kind: 'boolean' },
+};
+
 export async function restoreCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const parsed = parseArgs(argv, {
-    force: { kind: 'boolean' },
-    json: { kind: 'boolean' },
-    'dry-run': { kind: 'boolean' },
-    help: { kind: 'boolean' },
-  });
-  if (parsed.isOk() && parsed.value.flags.help === true) {
-    io.out(RESTORE_HELP);
-    return EXIT_OK;
-  }
-  const positionals = parsed.isOk() ? [...parsed.value.positionals, ...parsed.value.rest] : [];
-  if (parsed.isErr() || positionals.length !== 1) {
-    const why = parsed.isErr()
-      ? parsed.error
-      : positionals.length === 0
+  const spec = {
+    name: 'restore',
+    flags: RESTORE_FLAGS,
+    help: RESTORE_HELP,
+  };
+  const opened = openCommand(argv, io, spec);
+  if (opened.isErr()) return opened.error;
+  const { positionals } = opened.value;
+  if (positionals.length !== 1) {
+    const why =
+      positionals.length === 0
         ? 'which archive? (give its directory)'
         : `one archive at a time (got ${positionals.length})`;
-    io.err(`memgov restore: ${why}\n${RESTORE_HELP}`);
-    return EXIT_USAGE;
+    return usageError(io, spec, why);
   }
-  const { flags } = parsed.value;
+  const { flags } = opened.value.args;
   const json = flags.json === true;
   const dryRun = flags['dry-run'] === true;
   const force = flags.force === true;

@@ -1,15 +1,11 @@
-// `memgov run`: the daemon. `memgov start --detach`: the same, detached, returning at once (for a
-// Kubernetes postStart hook); the instance lock makes a second copy exit at once.
-import { spawn } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { agentDataDir } from '../../adapters/config-file.ts';
+// `memgov run`: the daemon, in the foreground (the container entrypoint's loop runs it).
+// `memgov start --detach` (cli/commands/start.ts) runs the same in the background.
 import { loadConfig, type MemgovConfig } from '../config.ts';
-import { acquireLock } from '../../adapters/lock.ts';
 import { createLog } from '../../actors/log.ts';
 import { runDaemon } from '../daemon.ts';
-import { parseArgs, stringFlag, type FlagSpec, type ParsedArgs } from '../args.ts';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
+import { stringFlag, type FlagSpec, type ParsedArgs } from '../args.ts';
+import { openCommand } from '../command.ts';
+import { EXIT_USAGE, type CliIo } from '../io.ts';
 
 export const RUN_HELP = `Usage: memgov run [options] [-- AGENT COMMAND...]
 
@@ -44,12 +40,10 @@ With nothing configured it observes and logs what it would do.
                          gemini and aider (or --transport tmux) in a tmux session memgov owns
                          (memgov-agent-<pid>), resumed on the same session after tier 3
 
-Usage: memgov start --detach [run options] [-- AGENT COMMAND...]
-  Starts 'memgov run' in the background and returns at once; its log goes to --log-file
-  (default: $AGENT_DATA/memgov.log).
+'memgov start --detach' runs the same in the background (memgov start --help).
 `;
 
-const RUN_FLAGS: Readonly<Record<string, FlagSpec>> = {
+export const RUN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   config: { kind: 'string' },
   cgroup: { kind: 'string' },
   'state-file': { kind: 'string' },
@@ -70,7 +64,6 @@ const RUN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'inspect-host': { kind: 'string' },
   journal: { kind: 'string' },
   'no-journal': { kind: 'boolean' },
-  help: { kind: 'boolean' },
 };
 
 /** The opt-in endpoints: `--NAME[=PORT]` turns one on, `--NAME-host HOST` too. */
@@ -129,7 +122,11 @@ const DAEMON_FLAG_NAMES: Readonly<Record<string, string>> = {
   'journal.path': '--journal',
 };
 
-function resolveRunConfig(command: string, args: ParsedArgs, io: CliIo): MemgovConfig | number {
+export function resolveRunConfig(
+  command: string,
+  args: ParsedArgs,
+  io: CliIo,
+): MemgovConfig | number {
   const format = stringFlag(args, 'log-format');
   if (format !== undefined && format !== 'json' && format !== 'pretty') {
     io.err(`memgov ${command}: --log-format must be json or pretty (got "${format}")\n`);
@@ -153,19 +150,15 @@ function resolveRunConfig(command: string, args: ParsedArgs, io: CliIo): MemgovC
 }
 
 export async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const parsed = parseArgs(argv, RUN_FLAGS);
-  if (parsed.isErr() || parsed.value.positionals.length > 0) {
-    const why = parsed.isErr()
-      ? parsed.error
-      : `unexpected argument "${parsed.value.positionals[0] ?? ''}" (put the agent command after --)`;
-    io.err(`memgov run: ${why}\n${RUN_HELP}`);
-    return EXIT_USAGE;
-  }
-  const args = parsed.value;
-  if (args.flags.help === true) {
-    io.out(RUN_HELP);
-    return EXIT_OK;
-  }
+  const opened = openCommand(argv, io, {
+    name: 'run',
+    flags: RUN_FLAGS,
+    help: RUN_HELP,
+    positional: null,
+    agentCommand: true,
+  });
+  if (opened.isErr()) return opened.error;
+  const { args } = opened.value;
   const config = resolveRunConfig('run', args, io);
   if (typeof config === 'number') return config;
   const format = stringFlag(args, 'log-format') ?? (process.stdout.isTTY ? 'pretty' : 'json');
@@ -174,69 +167,4 @@ export async function runCommand(argv: readonly string[], io: CliIo): Promise<nu
     format: format === 'pretty' ? 'pretty' : 'json',
   });
   return runDaemon({ config, agentCommand: args.rest, log });
-}
-
-/** The run arguments: start's own flags removed, the agent command after `--` untouched. */
-function withoutStartFlags(argv: readonly string[]): string[] {
-  const kept: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--') return [...kept, ...argv.slice(i)];
-    if (arg === '--detach' || arg.startsWith('--log-file=')) continue;
-    if (arg === '--log-file') {
-      i++;
-      continue;
-    }
-    kept.push(arg);
-  }
-  return kept;
-}
-
-export function startCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const parsed = parseArgs(argv, {
-    ...RUN_FLAGS,
-    detach: { kind: 'boolean' },
-    'log-file': { kind: 'string' },
-  });
-  if (parsed.isOk() && parsed.value.flags.help === true) {
-    io.out(RUN_HELP);
-    return Promise.resolve(EXIT_OK);
-  }
-  if (parsed.isErr() || parsed.value.flags.detach !== true) {
-    io.err(`memgov start: ${parsed.isErr() ? parsed.error : 'needs --detach'}\n${RUN_HELP}`);
-    return Promise.resolve(EXIT_USAGE);
-  }
-  const args = parsed.value;
-  // Validate before detaching: a bad config must fail here, where someone sees it.
-  const config = resolveRunConfig('start', args, io);
-  if (typeof config === 'number') return Promise.resolve(config);
-  // Say so when one already governs here (the detached copy would only exit at once).
-  const probe = acquireLock(`${config.daemon.stateFile}.lock`);
-  if (probe.isErr() && probe.error.kind === 'held') {
-    io.out(`memgov already governs here (pid ${probe.error.ownerPid}); nothing started\n`);
-    return Promise.resolve(EXIT_OK);
-  }
-  if (probe.isOk()) probe.value.release();
-  const logFile = stringFlag(args, 'log-file') ?? `${agentDataDir(io.env)}/memgov.log`;
-  let out: number;
-  try {
-    mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
-    out = openSync(logFile, 'a', 0o600);
-  } catch (error) {
-    io.err(`memgov start: cannot open log file ${logFile}: ${(error as Error).message}\n`);
-    return Promise.resolve(EXIT_FAILURE);
-  }
-  const script = process.argv[1] ?? '';
-  const child = spawn(
-    process.execPath,
-    [...process.execArgv, script, 'run', ...withoutStartFlags(argv)],
-    {
-      detached: true,
-      stdio: ['ignore', out, out],
-      env: process.env,
-    },
-  );
-  child.unref();
-  io.out(`memgov started in the background (pid ${child.pid ?? '?'}), logging to ${logFile}\n`);
-  return Promise.resolve(EXIT_OK);
 }

@@ -3,8 +3,9 @@
 import { resolve } from 'node:path';
 import { formatCgroupError } from '../../adapters/cgroup/parse.ts';
 import { openCgroup, readCgroup, type CgroupReading } from '../../adapters/cgroup/reader.ts';
-import { parseArgs, stringFlag, type FlagSpec } from '../args.ts';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
+import { stringFlag, type FlagSpec } from '../args.ts';
+import { openCommand } from '../command.ts';
+import { EXIT_FAILURE, EXIT_OK, type CliIo } from '../io.ts';
 
 export const SAMPLE_USAGE = `Usage: memgov sample [--cgroup DIR] [--json]
 
@@ -23,7 +24,6 @@ const SAMPLE_FLAGS: Readonly<Record<string, FlagSpec>> = {
   json: { kind: 'boolean' },
   'proc-root': { kind: 'string' },
   'sys-root': { kind: 'string' },
-  help: { kind: 'boolean' },
 };
 
 const MIB = 1024 * 1024;
@@ -82,23 +82,14 @@ export function sampleTable(reading: CgroupReading): string {
 }
 
 function runSample(argv: readonly string[], io: CliIo): number {
-  const parsed = parseArgs(argv, SAMPLE_FLAGS);
-  if (parsed.isErr()) {
-    io.err(`memgov sample: ${parsed.error} (see memgov sample --help)\n`);
-    return EXIT_USAGE;
-  }
-  const args = parsed.value;
-  if (args.flags['help'] === true) {
-    io.out(SAMPLE_USAGE);
-    return EXIT_OK;
-  }
-  const extra = [...args.positionals, ...args.rest];
-  if (extra.length > 0) {
-    io.err(
-      `memgov sample: unexpected argument ${JSON.stringify(extra[0])} (see memgov sample --help)\n`,
-    );
-    return EXIT_USAGE;
-  }
+  const opened = openCommand(argv, io, {
+    name: 'sample',
+    flags: SAMPLE_FLAGS,
+    help: SAMPLE_USAGE,
+    positional: null,
+  });
+  if (opened.isErr()) return opened.error;
+  const { args } = opened.value;
   // Resolve against the CLI's cwd so messages and the JSON name absolute directories.
   const absolute = (path: string | undefined) =>
     path === undefined ? undefined : resolve(io.cwd, path);
