@@ -1,6 +1,6 @@
 // Lint setup: typed typescript-eslint rules, the neverthrow rule that every Result is used, the
 // rooms' import rules (eslint.rooms.js), and a guard that keeps machines/ free of Node I/O and of
-// the clock (the governor must stay pure and replayable).
+// the clock (the governor must stay pure and replayable), and a bound on function length.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import neverthrow from '@bufferings/eslint-plugin-neverthrow';
@@ -41,6 +41,18 @@ export default tseslint.config(
     },
   },
   ...roomConfigs,
+  {
+    // Small functions: none over 100 lines. Machine definitions (one setup() call listing every
+    // state) are exempt; tests and benches (describe blocks, scenario scripts) too.
+    files: ['**/*.ts'],
+    ignores: ['machines/**/*.machine.ts', 'test/**', 'bench/**'],
+    rules: {
+      'max-lines-per-function': [
+        'error',
+        { max: 100, skipBlankLines: true, skipComments: true, IIFEs: true },
+      ],
+    },
+  },
   {
     // Tests inspect Results with expect() and _unsafeUnwrapErr, which the rule does not know.
     files: ['test/**/*.ts'],

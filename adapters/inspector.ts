@@ -261,80 +261,96 @@ function allowed(req: IncomingMessage, boundHost: string): boolean {
   return origin === undefined || origin === `http://${host}`;
 }
 
+/** What the relay shares with the server: the actors seen so far and the viewers connected. */
+interface Hub {
+  readonly redactor: Redactor;
+  readonly definitions: WeakMap<object, string>;
+  readonly live: Map<string, LiveActor>;
+  readonly clients: Set<WebSocket>;
+}
+
+function actorMessage(hub: Hub, actor: LiveActor): string | null {
+  return bounded({
+    ...base('@xstate.actor', actor.ref.sessionId, actor.rootId),
+    createdAt: actor.createdAt,
+    name: nameOf(actor.ref),
+    parentId: actor.ref._parent?.sessionId,
+    definition: definitionOf(hub.redactor, actor.ref, hub.definitions),
+    snapshot: sanitize(hub.redactor, actor.ref.getSnapshot()),
+  });
+}
+
+/** Sends to every viewer; one that stopped reading (backlog over the bound) is dropped. */
+function broadcast(hub: Hub, text: string | null): void {
+  if (text === null) return;
+  for (const client of hub.clients) {
+    if (client.bufferedAmount > MAX_CLIENT_BACKLOG_BYTES) {
+      client.terminate();
+      hub.clients.delete(client);
+    } else client.send(text);
+  }
+}
+
+/** One inspection event: remembered (actors) and passed on to the viewers, when there are any. */
+function relay(hub: Hub, event: InspectionEvent): void {
+  const ref = event.actorRef as unknown as InspectedRef;
+  switch (event.type) {
+    case '@xstate.actor': {
+      const actor = { ref, rootId: event.rootId, createdAt: Date.now().toString() };
+      hub.live.set(ref.sessionId, actor);
+      if (hub.clients.size > 0) broadcast(hub, actorMessage(hub, actor));
+      return;
+    }
+    case '@xstate.event': {
+      if (hub.clients.size === 0) return;
+      const source = event.sourceRef as unknown as InspectedRef | undefined;
+      broadcast(
+        hub,
+        bounded({
+          ...base('@xstate.event', ref.sessionId, event.rootId),
+          sourceId: source?.sessionId,
+          event: sanitize(hub.redactor, event.event),
+        }),
+      );
+      return;
+    }
+    case '@xstate.snapshot': {
+      const status = (event.snapshot as { status?: unknown }).status;
+      // A stopped actor (a restarted child's old self) is forgotten once viewers hear of it.
+      if (status !== 'active') hub.live.delete(ref.sessionId);
+      if (hub.clients.size === 0) return;
+      broadcast(
+        hub,
+        bounded({
+          ...base('@xstate.snapshot', ref.sessionId, event.rootId),
+          event: sanitize(hub.redactor, event.event),
+          snapshot: sanitize(hub.redactor, event.snapshot),
+        }),
+      );
+      return;
+    }
+    default:
+      return;
+  }
+}
+
 export function createInspector(options: InspectorOptions): Inspector {
-  const redactor = createRedactor(options.secrets);
-  const definitions = new WeakMap<object, string>();
-  const live = new Map<string, LiveActor>();
-  const clients = new Set<WebSocket>();
+  const hub: Hub = {
+    redactor: createRedactor(options.secrets),
+    definitions: new WeakMap<object, string>(),
+    live: new Map<string, LiveActor>(),
+    clients: new Set<WebSocket>(),
+  };
+  const { live, clients } = hub;
   let wss: WebSocketServer | null = null;
   let endpoint: HttpEndpoint | null = null;
   let closed = false;
-
-  const actorMessage = (actor: LiveActor): string | null =>
-    bounded({
-      ...base('@xstate.actor', actor.ref.sessionId, actor.rootId),
-      createdAt: actor.createdAt,
-      name: nameOf(actor.ref),
-      parentId: actor.ref._parent?.sessionId,
-      definition: definitionOf(redactor, actor.ref, definitions),
-      snapshot: sanitize(redactor, actor.ref.getSnapshot()),
-    });
-
-  const broadcast = (text: string | null): void => {
-    if (text === null) return;
-    for (const client of clients) {
-      if (client.bufferedAmount > MAX_CLIENT_BACKLOG_BYTES) {
-        client.terminate();
-        clients.delete(client);
-      } else client.send(text);
-    }
-  };
-
-  const relay = (event: InspectionEvent): void => {
-    const ref = event.actorRef as unknown as InspectedRef;
-    switch (event.type) {
-      case '@xstate.actor': {
-        const actor = { ref, rootId: event.rootId, createdAt: Date.now().toString() };
-        live.set(ref.sessionId, actor);
-        if (clients.size > 0) broadcast(actorMessage(actor));
-        return;
-      }
-      case '@xstate.event': {
-        if (clients.size === 0) return;
-        const source = event.sourceRef as unknown as InspectedRef | undefined;
-        broadcast(
-          bounded({
-            ...base('@xstate.event', ref.sessionId, event.rootId),
-            sourceId: source?.sessionId,
-            event: sanitize(redactor, event.event),
-          }),
-        );
-        return;
-      }
-      case '@xstate.snapshot': {
-        const status = (event.snapshot as { status?: unknown }).status;
-        // A stopped actor (a restarted child's old self) is forgotten once viewers hear of it.
-        if (status !== 'active') live.delete(ref.sessionId);
-        if (clients.size === 0) return;
-        broadcast(
-          bounded({
-            ...base('@xstate.snapshot', ref.sessionId, event.rootId),
-            event: sanitize(redactor, event.event),
-            snapshot: sanitize(redactor, event.snapshot),
-          }),
-        );
-        return;
-      }
-      default:
-        return;
-    }
-  };
 
   // XState calls this inside the actors' own processing: nothing here may break governing.
   const observe = (event: InspectionEvent): void => {
     if (closed) return;
     try {
-      relay(event);
+      relay(hub, event);
     } catch {
       // A value the sanitiser could not read (a throwing getter): this message is lost, no more.
     }
@@ -351,7 +367,7 @@ export function createInspector(options: InspectorOptions): Inspector {
       client.on('error', () => clients.delete(client));
       // Viewers only listen; anything they send is ignored.
       for (const actor of live.values()) {
-        const text = actorMessage(actor);
+        const text = actorMessage(hub, actor);
         if (text !== null) client.send(text);
       }
     });

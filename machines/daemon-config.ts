@@ -313,14 +313,9 @@ const AGENT_KEYS = [
   'idleDeadlineMs',
 ];
 
-/** Merges the daemon keys of `raw` over `base`; unknown keys inside sections are errors. */
-export function resolveDaemon(
-  raw: Raw,
-  source: string,
-  base: DaemonConfig,
-): { config: DaemonConfig; issues: ConfigIssue[] } {
-  const reader: Reader = { issues: [], source };
-  const agentRaw = readSection(reader, 'agent', raw.agent, AGENT_KEYS);
+/** The `agent` section over `a`; `commands` and `commandArgv` are sections of their own. */
+function readAgent(reader: Reader, raw: unknown, a: AgentConfig): AgentConfig {
+  const agentRaw = readSection(reader, 'agent', raw, AGENT_KEYS);
   const commandsRaw = readSection(reader, 'agent.commands', agentRaw.commands, [
     'compact',
     'clear',
@@ -329,18 +324,6 @@ export function resolveDaemon(
     'compact',
     'clear',
   ]);
-  const archiveRaw = readSection(reader, 'archive', raw.archive, [
-    'dir',
-    'paths',
-    'retain',
-    'deadlineMs',
-  ]);
-  const supervisorRaw = readSection(reader, 'supervisor', raw.supervisor, [
-    'intensity',
-    'periodMs',
-  ]);
-  const a = base.agent;
-
   const commandText = (action: ActionWithCommand): string | null => {
     const value = commandsRaw[action];
     if (value === null) return null;
@@ -352,18 +335,139 @@ export function resolveDaemon(
       : value === undefined
         ? fallback
         : readInt(reader, key, value, 0, 0, MAX_MS);
-
   const nullableString = (key: string, value: unknown, fallback: string | null): string | null =>
     value === null ? null : value === undefined ? fallback : readString(reader, key, value, '');
+  return {
+    profile: readChoice<ProfileName>(
+      reader,
+      'agent.profile',
+      agentRaw.profile,
+      PROFILE_NAMES,
+      a.profile,
+    ),
+    transport:
+      agentRaw.transport === undefined
+        ? a.transport
+        : readChoice<TransportKind>(
+            reader,
+            'agent.transport',
+            agentRaw.transport,
+            TRANSPORT_KINDS,
+            'none',
+          ),
+    commands: {
+      compact: commandsRaw.compact === undefined ? a.commands.compact : commandText('compact'),
+      clear: commandsRaw.clear === undefined ? a.commands.clear : commandText('clear'),
+    },
+    commandArgv: {
+      compact:
+        argvRaw.compact === undefined
+          ? a.commandArgv.compact
+          : readArgv(reader, 'agent.commandArgv.compact', argvRaw.compact),
+      clear:
+        argvRaw.clear === undefined
+          ? a.commandArgv.clear
+          : readArgv(reader, 'agent.commandArgv.clear', argvRaw.clear),
+    },
+    pid:
+      agentRaw.pid === undefined
+        ? a.pid
+        : readInt(reader, 'agent.pid', agentRaw.pid, 0, 2, 2 ** 22),
+    pidfile:
+      agentRaw.pidfile === undefined
+        ? a.pidfile
+        : readString(reader, 'agent.pidfile', agentRaw.pidfile, ''),
+    actionTimeoutMs: readInt(
+      reader,
+      'agent.actionTimeoutMs',
+      agentRaw.actionTimeoutMs,
+      a.actionTimeoutMs,
+      100,
+      MAX_MS,
+    ),
+    terminateGraceMs: readInt(
+      reader,
+      'agent.terminateGraceMs',
+      agentRaw.terminateGraceMs,
+      a.terminateGraceMs,
+      0,
+      MAX_MS,
+    ),
+    killAfterMs: nullableInt('agent.killAfterMs', agentRaw.killAfterMs, a.killAfterMs),
+    tmuxTarget: nullableString('agent.tmuxTarget', agentRaw.tmuxTarget, a.tmuxTarget),
+    tmuxSocket: nullableString('agent.tmuxSocket', agentRaw.tmuxSocket, a.tmuxSocket),
+    enterKey: readEnterKey(reader, agentRaw.enterKey, a.enterKey),
+    busyPolicy: readChoice<BusyPolicy>(
+      reader,
+      'agent.busyPolicy',
+      agentRaw.busyPolicy,
+      ['interrupt', 'skip'],
+      a.busyPolicy,
+    ),
+    idleDeadlineMs: readInt(
+      reader,
+      'agent.idleDeadlineMs',
+      agentRaw.idleDeadlineMs,
+      a.idleDeadlineMs,
+      0,
+      MAX_MS,
+    ),
+  };
+}
 
-  let paths = base.archive.paths;
+function readArchive(reader: Reader, raw: unknown, base: DaemonConfig['archive']) {
+  const archiveRaw = readSection(reader, 'archive', raw, ['dir', 'paths', 'retain', 'deadlineMs']);
+  let paths = base.paths;
   if (archiveRaw.paths !== undefined) {
     const value = archiveRaw.paths;
     if (Array.isArray(value) && value.every((p) => typeof p === 'string' && p !== '')) {
       paths = value as string[];
     } else complain(reader, 'archive.paths', `must be a list of paths (got ${quoteValue(value)})`);
   }
+  return {
+    dir: readString(reader, 'archive.dir', archiveRaw.dir, base.dir),
+    paths,
+    retain: readInt(reader, 'archive.retain', archiveRaw.retain, base.retain, 1, 10_000),
+    deadlineMs: readInt(
+      reader,
+      'archive.deadlineMs',
+      archiveRaw.deadlineMs,
+      base.deadlineMs,
+      100,
+      MAX_MS,
+    ),
+  };
+}
 
+function readSupervisor(reader: Reader, raw: unknown, base: DaemonConfig['supervisor']) {
+  const supervisorRaw = readSection(reader, 'supervisor', raw, ['intensity', 'periodMs']);
+  return {
+    intensity: readInt(
+      reader,
+      'supervisor.intensity',
+      supervisorRaw.intensity,
+      base.intensity,
+      0,
+      1000,
+    ),
+    periodMs: readInt(
+      reader,
+      'supervisor.periodMs',
+      supervisorRaw.periodMs,
+      base.periodMs,
+      1,
+      MAX_MS,
+    ),
+  };
+}
+
+/** Merges the daemon keys of `raw` over `base`; unknown keys inside sections are errors. */
+export function resolveDaemon(
+  raw: Raw,
+  source: string,
+  base: DaemonConfig,
+): { config: DaemonConfig; issues: ConfigIssue[] } {
+  const reader: Reader = { issues: [], source };
   const config: DaemonConfig = {
     stateFile: readString(reader, 'stateFile', raw.stateFile, base.stateFile),
     cgroup: raw.cgroup === undefined ? base.cgroup : readString(reader, 'cgroup', raw.cgroup, ''),
@@ -375,113 +479,9 @@ export function resolveDaemon(
       ['debug', 'info', 'warn', 'error'],
       base.logLevel,
     ),
-    agent: {
-      profile: readChoice<ProfileName>(
-        reader,
-        'agent.profile',
-        agentRaw.profile,
-        PROFILE_NAMES,
-        a.profile,
-      ),
-      transport:
-        agentRaw.transport === undefined
-          ? a.transport
-          : readChoice<TransportKind>(
-              reader,
-              'agent.transport',
-              agentRaw.transport,
-              TRANSPORT_KINDS,
-              'none',
-            ),
-      commands: {
-        compact: commandsRaw.compact === undefined ? a.commands.compact : commandText('compact'),
-        clear: commandsRaw.clear === undefined ? a.commands.clear : commandText('clear'),
-      },
-      commandArgv: {
-        compact:
-          argvRaw.compact === undefined
-            ? a.commandArgv.compact
-            : readArgv(reader, 'agent.commandArgv.compact', argvRaw.compact),
-        clear:
-          argvRaw.clear === undefined
-            ? a.commandArgv.clear
-            : readArgv(reader, 'agent.commandArgv.clear', argvRaw.clear),
-      },
-      pid:
-        agentRaw.pid === undefined
-          ? a.pid
-          : readInt(reader, 'agent.pid', agentRaw.pid, 0, 2, 2 ** 22),
-      pidfile:
-        agentRaw.pidfile === undefined
-          ? a.pidfile
-          : readString(reader, 'agent.pidfile', agentRaw.pidfile, ''),
-      actionTimeoutMs: readInt(
-        reader,
-        'agent.actionTimeoutMs',
-        agentRaw.actionTimeoutMs,
-        a.actionTimeoutMs,
-        100,
-        MAX_MS,
-      ),
-      terminateGraceMs: readInt(
-        reader,
-        'agent.terminateGraceMs',
-        agentRaw.terminateGraceMs,
-        a.terminateGraceMs,
-        0,
-        MAX_MS,
-      ),
-      killAfterMs: nullableInt('agent.killAfterMs', agentRaw.killAfterMs, a.killAfterMs),
-      tmuxTarget: nullableString('agent.tmuxTarget', agentRaw.tmuxTarget, a.tmuxTarget),
-      tmuxSocket: nullableString('agent.tmuxSocket', agentRaw.tmuxSocket, a.tmuxSocket),
-      enterKey: readEnterKey(reader, agentRaw.enterKey, a.enterKey),
-      busyPolicy: readChoice<BusyPolicy>(
-        reader,
-        'agent.busyPolicy',
-        agentRaw.busyPolicy,
-        ['interrupt', 'skip'],
-        a.busyPolicy,
-      ),
-      idleDeadlineMs: readInt(
-        reader,
-        'agent.idleDeadlineMs',
-        agentRaw.idleDeadlineMs,
-        a.idleDeadlineMs,
-        0,
-        MAX_MS,
-      ),
-    },
-    archive: {
-      dir: readString(reader, 'archive.dir', archiveRaw.dir, base.archive.dir),
-      paths,
-      retain: readInt(reader, 'archive.retain', archiveRaw.retain, base.archive.retain, 1, 10_000),
-      deadlineMs: readInt(
-        reader,
-        'archive.deadlineMs',
-        archiveRaw.deadlineMs,
-        base.archive.deadlineMs,
-        100,
-        MAX_MS,
-      ),
-    },
-    supervisor: {
-      intensity: readInt(
-        reader,
-        'supervisor.intensity',
-        supervisorRaw.intensity,
-        base.supervisor.intensity,
-        0,
-        1000,
-      ),
-      periodMs: readInt(
-        reader,
-        'supervisor.periodMs',
-        supervisorRaw.periodMs,
-        base.supervisor.periodMs,
-        1,
-        MAX_MS,
-      ),
-    },
+    agent: readAgent(reader, raw.agent, base.agent),
+    archive: readArchive(reader, raw.archive, base.archive),
+    supervisor: readSupervisor(reader, raw.supervisor, base.supervisor),
     metrics: readEndpoint(reader, 'metrics', raw.metrics, base.metrics),
     inspect: readEndpoint(reader, 'inspect', raw.inspect, base.inspect),
     journal: readJournal(reader, raw.journal, base.journal),

@@ -609,171 +609,195 @@ function summaryTable(tally: Tally): string {
   return `<table class="summary"><tr><th>decisions</th>${actionRow}</tr></table>\n${results}`;
 }
 
+/** The buckets so far: a fixed number at most, each twice as wide whenever time outgrows them. */
+interface Series {
+  buckets: (Bucket | null)[];
+  startT: number;
+  bucketMs: number;
+  pointCount: number;
+  resultCount: number;
+  readonly tally: Tally;
+}
+
+/** The bucket for time t, widening the buckets until t fits. */
+function bucketAt(series: Series, t: number): Bucket {
+  if (Number.isNaN(series.startT)) series.startT = t;
+  let index = Math.max(0, Math.floor((t - series.startT) / series.bucketMs));
+  while (index >= MAX_BUCKETS) {
+    const merged: (Bucket | null)[] = [];
+    for (let i = 0; i < series.buckets.length; i += 2) {
+      merged.push(mergeBuckets(series.buckets[i] ?? null, series.buckets[i + 1] ?? null));
+    }
+    series.buckets = merged;
+    series.bucketMs *= 2;
+    index = Math.floor((t - series.startT) / series.bucketMs);
+  }
+  let bucket = series.buckets[index];
+  if (bucket === undefined || bucket === null) {
+    while (series.buckets.length < index) series.buckets.push(null);
+    bucket = emptyBucket();
+    series.buckets[index] = bucket;
+  }
+  return bucket;
+}
+
+function addPoint(series: Series, point: TimelinePoint): void {
+  const { t, ratio, nextPollMs, action } = point;
+  // The CLI validates its input; a point the plot cannot place is left out, never a crash.
+  if (!Number.isFinite(t) || !Number.isFinite(ratio) || !Number.isFinite(nextPollMs)) return;
+  const { tally } = series;
+  const bucket = bucketAt(series, t);
+  if (bucket.ratio === null) bucket.ratio = extremesOf(t, ratio);
+  else extend(bucket.ratio, t, ratio);
+  if (bucket.poll === null) bucket.poll = extremesOf(t, nextPollMs);
+  else extend(bucket.poll, t, nextPollMs);
+  bucket.lastNextPollMs = nextPollMs;
+  if (action !== null) {
+    const mark = bucket.actions.get(action);
+    if (mark !== undefined) mark.count++;
+    else {
+      const state = clip(point.state);
+      bucket.actions.set(action, { count: 1, t, ratio, state, reason: clip(point.reason ?? '') });
+    }
+    tally.actions.set(action, (tally.actions.get(action) ?? 0) + 1);
+  }
+  series.pointCount++;
+  tally.lastState = clip(point.state);
+  if (ratio > tally.maxRatio) tally.maxRatio = ratio;
+  if (nextPollMs > tally.maxPollMs) tally.maxPollMs = nextPollMs;
+  if (t > tally.endT) tally.endT = t;
+}
+
+function addResult(series: Series, input: TimelineResult): void {
+  if (!Number.isFinite(input.t)) return;
+  const { tally } = series;
+  const result: TimelineResult = {
+    ...input,
+    action: clip(input.action),
+    outcome: clip(input.outcome),
+    detail: input.detail === null ? null : clip(input.detail),
+  };
+  const bucket = bucketAt(series, result.t);
+  if (bucket.results === null) {
+    bucket.results = { byOutcome: new Map([[result.outcome, 1]]), first: result };
+  } else {
+    const counts = bucket.results.byOutcome;
+    counts.set(result.outcome, (counts.get(result.outcome) ?? 0) + 1);
+  }
+  let key = `${result.action}: ${result.outcome}`;
+  if (!tally.outcomes.has(key) && tally.outcomes.size >= MAX_OUTCOME_ROWS) key = 'other';
+  tally.outcomes.set(key, (tally.outcomes.get(key) ?? 0) + 1);
+  series.resultCount++;
+  if (result.t > tally.endT) tally.endT = result.t;
+}
+
+/** The plot's scales: time from the first sample, ratio up to the highest seen, poll on a log scale. */
+function frameOf(series: Series): Frame {
+  const { startT, tally } = series;
+  return {
+    startT: Number.isNaN(startT) ? 0 : startT,
+    spanMs: Number.isNaN(startT) ? 1000 : Math.max(tally.endT - startT, 1000),
+    ratioTop: Math.max(1, Math.ceil(tally.maxRatio * 10) / 10),
+    pollTopMs: Math.max(
+      1000,
+      POLL_TICKS_MS.find((tick) => tick >= tally.maxPollMs) ?? tally.maxPollMs,
+    ),
+  };
+}
+
+function plotSvg(series: Series, frame: Frame, thresholds: TimelineThresholds): string {
+  const present = series.buckets.filter((bucket): bucket is Bucket => bucket !== null);
+  const x = (t: number): number => xOf(frame, t);
+  const ratioPath = curvePath(
+    present,
+    (b) => b.ratio,
+    x,
+    (r) => yOfRatio(frame, r),
+  );
+  const pollPath = curvePath(
+    present,
+    (b) => b.poll,
+    x,
+    (ms) => yOfPoll(frame, ms),
+  );
+  return [
+    `<svg class="timeline" width="${SVG_WIDTH_PX}" height="${SVG_HEIGHT_PX}" viewBox="0 0 ${SVG_WIDTH_PX} ${SVG_HEIGHT_PX}" role="img" aria-label="memory ratio, polling interval and actions over time">`,
+    bands(frame, thresholds),
+    ratioAxis(frame),
+    pollAxis(frame),
+    timeAxis(frame),
+    `<text x="${LEFT_PX + PLOT_WIDTH_PX + 8}" y="${RESULTS_TOP_PX + 12}">action results</text>`,
+    `<text x="${LEFT_PX + PLOT_WIDTH_PX + 8}" y="${POLL_TOP_PX + 12}">next poll in</text>`,
+    `<path class="ratio" d="${ratioPath}"/>`,
+    `<path class="poll" d="${pollPath}"/>`,
+    resultMarkers(frame, present),
+    actionMarkers(frame, present),
+    '</svg>',
+  ].join('\n');
+}
+
+function renderPage(series: Series, meta: TimelineMeta): string {
+  const { tally } = series;
+  const frame = frameOf(series);
+  const range = Number.isNaN(series.startT)
+    ? 'no samples'
+    : `${formatTime(frame.startT)} to ${formatTime(tally.endT)} (${formatDuration(tally.endT - frame.startT)})`;
+  const facts = [
+    `${series.pointCount} decisions, ${series.resultCount} action results, ${range}.`,
+    `Highest ratio ${percent(tally.maxRatio)}; last state: ${tally.lastState || 'none'}.`,
+    ...(meta.notes ?? []),
+  ];
+  const title = escapeHtml(clip(meta.title, HEADER_CHARS));
+  return [
+    '<!DOCTYPE html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    // Nothing may be fetched: the file must open the same offline, in a pod, years later.
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">`,
+    `<title>${title}</title>`,
+    `<style>${STYLE}</style>`,
+    '</head>',
+    '<body>',
+    `<h1>${title}</h1>`,
+    `<p class="source">${escapeHtml(clip(meta.source, HEADER_CHARS))}</p>`,
+    ...facts.map((fact) => `<p class="notes">${escapeHtml(clip(fact, HEADER_CHARS))}</p>`),
+    legend(meta.thresholds),
+    plotSvg(series, frame, meta.thresholds),
+    summaryTable(tally),
+    `<script>${SCRIPT}</script>`,
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+}
+
 export function createTimelineBuilder(): TimelineBuilder {
-  let buckets: (Bucket | null)[] = [];
-  let startT = Number.NaN;
-  let bucketMs = 1;
-  let pointCount = 0;
-  let resultCount = 0;
-  const tally: Tally = {
-    actions: new Map(),
-    outcomes: new Map(),
-    lastState: '',
-    maxRatio: 0,
-    maxPollMs: 0,
-    endT: Number.NEGATIVE_INFINITY,
+  const series: Series = {
+    buckets: [],
+    startT: Number.NaN,
+    bucketMs: 1,
+    pointCount: 0,
+    resultCount: 0,
+    tally: {
+      actions: new Map(),
+      outcomes: new Map(),
+      lastState: '',
+      maxRatio: 0,
+      maxPollMs: 0,
+      endT: Number.NEGATIVE_INFINITY,
+    },
   };
-
-  /** The bucket for time t, widening the buckets until t fits. */
-  const bucketAt = (t: number): Bucket => {
-    if (Number.isNaN(startT)) startT = t;
-    let index = Math.max(0, Math.floor((t - startT) / bucketMs));
-    while (index >= MAX_BUCKETS) {
-      const merged: (Bucket | null)[] = [];
-      for (let i = 0; i < buckets.length; i += 2) {
-        merged.push(mergeBuckets(buckets[i] ?? null, buckets[i + 1] ?? null));
-      }
-      buckets = merged;
-      bucketMs *= 2;
-      index = Math.floor((t - startT) / bucketMs);
-    }
-    let bucket = buckets[index];
-    if (bucket === undefined || bucket === null) {
-      while (buckets.length < index) buckets.push(null);
-      bucket = emptyBucket();
-      buckets[index] = bucket;
-    }
-    return bucket;
-  };
-
   return {
     get pointCount() {
-      return pointCount;
+      return series.pointCount;
     },
     get resultCount() {
-      return resultCount;
+      return series.resultCount;
     },
-    addPoint(point) {
-      const { t, ratio, nextPollMs, action } = point;
-      // The CLI validates its input; a point the plot cannot place is left out, never a crash.
-      if (!Number.isFinite(t) || !Number.isFinite(ratio) || !Number.isFinite(nextPollMs)) return;
-      const bucket = bucketAt(t);
-      if (bucket.ratio === null) bucket.ratio = extremesOf(t, ratio);
-      else extend(bucket.ratio, t, ratio);
-      if (bucket.poll === null) bucket.poll = extremesOf(t, nextPollMs);
-      else extend(bucket.poll, t, nextPollMs);
-      bucket.lastNextPollMs = nextPollMs;
-      if (action !== null) {
-        const mark = bucket.actions.get(action);
-        if (mark !== undefined) mark.count++;
-        else {
-          bucket.actions.set(action, {
-            count: 1,
-            t,
-            ratio,
-            state: clip(point.state),
-            reason: clip(point.reason ?? ''),
-          });
-        }
-        tally.actions.set(action, (tally.actions.get(action) ?? 0) + 1);
-      }
-      pointCount++;
-      tally.lastState = clip(point.state);
-      if (ratio > tally.maxRatio) tally.maxRatio = ratio;
-      if (nextPollMs > tally.maxPollMs) tally.maxPollMs = nextPollMs;
-      if (t > tally.endT) tally.endT = t;
-    },
-    addResult(input) {
-      if (!Number.isFinite(input.t)) return;
-      const result: TimelineResult = {
-        ...input,
-        action: clip(input.action),
-        outcome: clip(input.outcome),
-        detail: input.detail === null ? null : clip(input.detail),
-      };
-      const bucket = bucketAt(result.t);
-      if (bucket.results === null) {
-        bucket.results = { byOutcome: new Map([[result.outcome, 1]]), first: result };
-      } else {
-        const counts = bucket.results.byOutcome;
-        counts.set(result.outcome, (counts.get(result.outcome) ?? 0) + 1);
-      }
-      let key = `${result.action}: ${result.outcome}`;
-      if (!tally.outcomes.has(key) && tally.outcomes.size >= MAX_OUTCOME_ROWS) key = 'other';
-      tally.outcomes.set(key, (tally.outcomes.get(key) ?? 0) + 1);
-      resultCount++;
-      if (result.t > tally.endT) tally.endT = result.t;
-    },
-    render(meta) {
-      const present = buckets.filter((bucket): bucket is Bucket => bucket !== null);
-      const spanMs = Number.isNaN(startT) ? 1000 : Math.max(tally.endT - startT, 1000);
-      const frame: Frame = {
-        startT: Number.isNaN(startT) ? 0 : startT,
-        spanMs,
-        ratioTop: Math.max(1, Math.ceil(tally.maxRatio * 10) / 10),
-        pollTopMs: Math.max(
-          1000,
-          POLL_TICKS_MS.find((tick) => tick >= tally.maxPollMs) ?? tally.maxPollMs,
-        ),
-      };
-      const x = (t: number): number => xOf(frame, t);
-      const ratioPath = curvePath(
-        present,
-        (b) => b.ratio,
-        x,
-        (r) => yOfRatio(frame, r),
-      );
-      const pollPath = curvePath(
-        present,
-        (b) => b.poll,
-        x,
-        (ms) => yOfPoll(frame, ms),
-      );
-      const range = Number.isNaN(startT)
-        ? 'no samples'
-        : `${formatTime(frame.startT)} to ${formatTime(tally.endT)} (${formatDuration(tally.endT - frame.startT)})`;
-      const facts = [
-        `${pointCount} decisions, ${resultCount} action results, ${range}.`,
-        `Highest ratio ${percent(tally.maxRatio)}; last state: ${tally.lastState || 'none'}.`,
-        ...(meta.notes ?? []),
-      ];
-      const svg = [
-        `<svg class="timeline" width="${SVG_WIDTH_PX}" height="${SVG_HEIGHT_PX}" viewBox="0 0 ${SVG_WIDTH_PX} ${SVG_HEIGHT_PX}" role="img" aria-label="memory ratio, polling interval and actions over time">`,
-        bands(frame, meta.thresholds),
-        ratioAxis(frame),
-        pollAxis(frame),
-        timeAxis(frame),
-        `<text x="${LEFT_PX + PLOT_WIDTH_PX + 8}" y="${RESULTS_TOP_PX + 12}">action results</text>`,
-        `<text x="${LEFT_PX + PLOT_WIDTH_PX + 8}" y="${POLL_TOP_PX + 12}">next poll in</text>`,
-        `<path class="ratio" d="${ratioPath}"/>`,
-        `<path class="poll" d="${pollPath}"/>`,
-        resultMarkers(frame, present),
-        actionMarkers(frame, present),
-        '</svg>',
-      ].join('\n');
-      return [
-        '<!DOCTYPE html>',
-        '<html lang="en">',
-        '<head>',
-        '<meta charset="utf-8">',
-        // Nothing may be fetched: the file must open the same offline, in a pod, years later.
-        `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">`,
-        `<title>${escapeHtml(clip(meta.title, HEADER_CHARS))}</title>`,
-        `<style>${STYLE}</style>`,
-        '</head>',
-        '<body>',
-        `<h1>${escapeHtml(clip(meta.title, HEADER_CHARS))}</h1>`,
-        `<p class="source">${escapeHtml(clip(meta.source, HEADER_CHARS))}</p>`,
-        ...facts.map((fact) => `<p class="notes">${escapeHtml(clip(fact, HEADER_CHARS))}</p>`),
-        legend(meta.thresholds),
-        svg,
-        summaryTable(tally),
-        `<script>${SCRIPT}</script>`,
-        '</body>',
-        '</html>',
-        '',
-      ].join('\n');
-    },
+    addPoint: (point) => addPoint(series, point),
+    addResult: (result) => addResult(series, result),
+    render: (meta) => renderPage(series, meta),
   };
 }
 
