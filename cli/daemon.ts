@@ -5,15 +5,9 @@
 // persist and report -> stop. Returns the process exit code.
 import { createActor } from 'xstate';
 import type { Result } from 'neverthrow';
-import { removeCrashedTemps } from '../adapters/archive/list.ts';
 import { formatCgroupError } from '../adapters/cgroup/parse.ts';
-import {
-  createCgroupReader,
-  type CgroupReader,
-  type CgroupReading,
-} from '../adapters/cgroup/reader.ts';
+import type { CgroupReader, CgroupReading } from '../adapters/cgroup/reader.ts';
 import type { MemgovConfig } from './config.ts';
-import { acquireInstanceLock, formatLockError, type InstanceLock } from '../adapters/lock.ts';
 import type { GovernorContext } from '../machines/governor.machine.ts';
 import { createSupervisorMachine } from '../machines/supervisor.machine.ts';
 import { createExecutorLogic } from '../actors/executor.ts';
@@ -29,6 +23,7 @@ import { createPerform } from '../actors/perform.ts';
 import { createReporting, readFailureLog } from '../actors/reporting.ts';
 import { createSamplerLogic, watchEventsFile } from '../actors/sampler.ts';
 import { startAgent, type GovernedAgent } from './daemon-agent.ts';
+import { cleanArchiveLeftovers, logStarted, openCgroup, takeLock } from './daemon-open.ts';
 import { runUntilStopped } from './daemon-stop.ts';
 import { EXIT_FAILURE } from './io.ts';
 
@@ -58,7 +53,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   const moves: { rewatch?: () => void } = {};
   const reader = openCgroup(config, log, moves);
   if (reader === null) return EXIT_FAILURE;
-  const lock = takeLock(options);
+  const lock = takeLock(config, log, options.shmDir);
   if (typeof lock === 'number') return lock;
   cleanArchiveLeftovers(daemon.archive.dir, log);
   const persisted = restoreState(daemon.stateFile, log, now());
@@ -81,10 +76,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     ...(observers.inspect === undefined ? {} : { inspect: observers.inspect }),
     ...(restored.snapshot === undefined ? {} : { snapshot: restored.snapshot }),
   });
-  const handle = reader.handle();
-  log.info('memgov started', {
-    cgroup: handle.dir,
-    cgroupVersion: handle.version,
+  logStarted(log, reader, {
     stateFile: daemon.stateFile,
     restored: restored.governor !== null,
     transport: governed.transport,
@@ -124,7 +116,6 @@ function wireSupervisor(w: Wiring) {
     if (reading.isOk()) readFailures.succeeded();
     return reading;
   };
-  const { agent, transport, profile, tmux } = w.governed;
   const watchEvents =
     w.reader.handle().version === 2 ? watchEventsFile(w.reader, log, w.moves) : null;
   return createSupervisorMachine({ policy, budget: daemon.supervisor }).provide({
@@ -135,16 +126,7 @@ function wireSupervisor(w: Wiring) {
         ...(watchEvents === null ? {} : { watchEvents }),
       }),
       executor: createExecutorLogic({
-        perform: createPerform({
-          config: daemon,
-          transport,
-          agent,
-          log,
-          now: w.now,
-          tmux,
-          env: w.env,
-          profile,
-        }),
+        perform: createPerform({ ...w.governed, config: daemon, log, now: w.now, env: w.env }),
         now: w.now,
       }),
     },
@@ -160,57 +142,4 @@ function wireSupervisor(w: Wiring) {
       }),
     },
   });
-}
-
-/** The cgroup reader; when the process's cgroup moves, the events watch follows (`moves`). */
-function openCgroup(
-  config: MemgovConfig,
-  log: Log,
-  moves: { rewatch?: () => void },
-): CgroupReader | null {
-  const dir = config.daemon.cgroup;
-  const cgroup = createCgroupReader({
-    ...(dir === null ? {} : { dir }),
-    onMoved: (fromDir, toDir) => {
-      log.warn('memory cgroup moved: governing the new one', { fromDir, toDir });
-      moves.rewatch?.();
-    },
-  });
-  if (cgroup.isOk()) return cgroup.value;
-  log.error('no memory cgroup to govern', { detail: formatCgroupError(cgroup.error) });
-  return null;
-}
-
-/** The single-instance lock, or the exit code: 0 when another memgov governs, 1 when broken. */
-function takeLock(options: DaemonOptions): InstanceLock | number {
-  const { config, log } = options;
-  const lock = acquireInstanceLock(
-    config.daemon.stateFile,
-    options.shmDir === undefined ? {} : { shmDir: options.shmDir },
-  );
-  if (lock.isErr()) {
-    if (lock.error.kind === 'held') {
-      log.info('another memgov already governs here; exiting', { ownerPid: lock.error.ownerPid });
-      return 0;
-    }
-    log.error('cannot take the instance lock', { detail: formatLockError(lock.error) });
-    return EXIT_FAILURE;
-  }
-  if (lock.value.degraded !== null) {
-    log.warn('no lock beside the state file; a lock in shared memory keeps this the only memgov', {
-      detail: formatLockError(lock.value.degraded),
-    });
-  }
-  return lock.value;
-}
-
-/** What a crash left in the archive directory goes now, not at the next archive. */
-function cleanArchiveLeftovers(archiveDir: string, log: Log): void {
-  void removeCrashedTemps(archiveDir).then(
-    (removed) => {
-      if (removed.length > 0) log.info('removed the temp dirs a crash left', { removed });
-    },
-    (error: unknown) =>
-      log.warn('cleaning the archive directory failed', { detail: String(error) }),
-  );
 }
