@@ -169,20 +169,34 @@ export async function existsAs(path: string, kind: PathKind): Promise<boolean> {
   }
 }
 
-/** The first `<dir>/<name>` that is a file, over the subdirectories of `root` sorted by name. */
-export async function findInSubdirs(
+/**
+ * The first answer `pick` gives over the subdirectories of `root`, sorted by name (each given as
+ * its full path); null when it gives none.
+ */
+export async function firstSubdir<T>(
   root: string,
-  name: string,
-): Promise<Result<string | null, SessionFileError>> {
+  pick: (dir: string) => Promise<T | null>,
+): Promise<Result<T | null, SessionFileError>> {
   const entries = await listDir(root);
   if (entries.isErr()) return err(entries.error);
   const dirs = entries.value.filter((e) => e.isDirectory()).map((e) => e.name);
   for (const dir of dirs.sort()) {
-    const candidate = join(root, dir, name);
-    const found = await isFileAt(candidate);
-    if (found.isOk() && found.value) return ok(candidate);
+    const picked = await pick(join(root, dir));
+    if (picked !== null) return ok(picked);
   }
   return ok(null);
+}
+
+/** The first `<dir>/<name>` that is a file, over the subdirectories of `root` sorted by name. */
+export function findInSubdirs(
+  root: string,
+  name: string,
+): Promise<Result<string | null, SessionFileError>> {
+  return firstSubdir(root, async (dir) => {
+    const candidate = join(dir, name);
+    const found = await isFileAt(candidate);
+    return found.isOk() && found.value ? candidate : null;
+  });
 }
 
 /**

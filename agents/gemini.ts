@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
 import {
   homeOf,
-  listDir,
+  firstSubdir,
   nonEmpty,
   readHead,
   stringField,
@@ -61,20 +61,15 @@ async function isDir(path: string): Promise<boolean> {
 }
 
 /** The project directory under `tmp` whose `.project_root` holds `cwd` and that has `chats/`. */
-async function markedChatsDir(
+function markedChatsDir(
   tmp: string,
   cwd: string,
 ): Promise<Result<string | null, SessionFileError>> {
-  const entries = await listDir(tmp);
-  if (entries.isErr()) return err(entries.error);
-  const names = entries.value.filter((e) => e.isDirectory()).map((e) => e.name);
-  for (const name of names.sort()) {
-    const marker = await readFile(join(tmp, name, '.project_root'), 'utf8').catch(() => undefined);
-    if (marker?.trim() === cwd && (await isDir(join(tmp, name, 'chats')))) {
-      return ok(join(tmp, name, 'chats'));
-    }
-  }
-  return ok(null);
+  return firstSubdir(tmp, async (dir) => {
+    const marker = await readFile(join(dir, '.project_root'), 'utf8').catch(() => undefined);
+    const chats = join(dir, 'chats');
+    return marker?.trim() === cwd && (await isDir(chats)) ? chats : null;
+  });
 }
 
 /**
