@@ -19,6 +19,7 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import {
   MiB,
+  baseline,
   benchTmpDir,
   buildLine,
   bundlePath,
@@ -54,6 +55,8 @@ interface RowSpec {
   readonly cgroup: CgroupName | null;
   readonly nodeFlags: readonly string[];
   readonly debugLog?: boolean;
+  /** The baseline build (BENCH_BASELINE_BUNDLE) instead of the bundle under test. */
+  readonly baseline?: boolean;
 }
 
 const LEAN = ['--max-semi-space-size=1', '--max-old-space-size=16', '--lite-mode'];
@@ -71,6 +74,15 @@ const ROWS: readonly RowSpec[] = [
   { name: 'bare node (one timer)', kind: 'bare-node', cgroup: null, nodeFlags: [] },
   { name: 'bare node (one timer)', kind: 'bare-node', cgroup: null, nodeFlags: LEAN },
   { name: 'seed loop (bash)', kind: 'seed', cgroup: 'idle-4g', nodeFlags: [] },
+  ...(baseline === null
+    ? []
+    : (['idle-4g', 'unlimited', 'half-1g'] as const).map((cgroup): RowSpec => ({
+        name: `baseline ${baseline?.sha256 ?? ''}`,
+        kind: 'memgov',
+        cgroup,
+        nodeFlags: [],
+        baseline: true,
+      }))),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -165,7 +177,7 @@ function startRow(spec: RowSpec, dirs: Map<CgroupName, string>, scratch: string,
       process.execPath,
       [
         ...spec.nodeFlags,
-        bundlePath,
+        spec.baseline === true && baseline !== null ? baseline.path : bundlePath,
         'run',
         '--cgroup',
         dir,

@@ -16,9 +16,10 @@
 // The three rates run as parallel lanes (each lane's trials in sequence) so the baseline's 60 s
 // polls fit in about 10 minutes. Run: npm run bench (after the build), or
 // node --import tsx bench/reaction.bench.ts; BENCH_QUICK=1 for a ~2 minute version.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import {
   MiB,
+  baseline as previousBundle,
   benchTmpDir,
   buildLine,
   bundlePath,
@@ -226,6 +227,8 @@ interface TrialResult {
   readonly memgov: Dispatch | null;
   /** undefined: the baseline did not take part in this trial; null: it never dispatched. */
   readonly baseline: Dispatch | null | undefined;
+  /** The earlier memgov build (BENCH_BASELINE_BUNDLE) on the same cgroup; undefined: none given. */
+  readonly previous: Dispatch | null | undefined;
 }
 
 function toDispatch(
@@ -258,6 +261,20 @@ function decisionsOf(tracked: Tracked, parse: (line: string) => Decision | null)
 
 function progress(text: string): void {
   process.stderr.write(`[reaction] ${text}\n`);
+}
+
+function startMemgov(bundle: string, dir: string, scratch: string): Tracked {
+  mkdirSync(scratch, { recursive: true });
+  return startTracked(
+    process.execPath,
+    [bundle, 'run', '--cgroup', dir, '--state-file', `${scratch}/state`].concat([
+      '--log-format',
+      'json',
+      '--log-level',
+      'debug',
+    ]),
+    { env: memgovEnv(scratch) },
+  );
 }
 
 async function runTrial(lane: Lane, trial: number, withBaseline: boolean): Promise<TrialResult> {
@@ -296,23 +313,12 @@ async function runTrial(lane: Lane, trial: number, withBaseline: boolean): Promi
     );
     if (ready === null) throw new Error(`the synthetic agent did not start: ${agent.stderr}`);
 
-    const memgov = startTracked(
-      process.execPath,
-      [
-        bundlePath,
-        'run',
-        '--cgroup',
-        dir,
-        '--state-file',
-        `${scratch}/state`,
-        '--log-format',
-        'json',
-        '--log-level',
-        'debug',
-      ],
-      { env: memgovEnv(scratch) },
-    );
+    const memgov = startMemgov(bundlePath, dir, scratch);
     started.push(memgov);
+    // An earlier build watching the same cgroup with its own state (and so its own lock).
+    const previous =
+      previousBundle === null ? null : startMemgov(previousBundle.path, dir, `${scratch}/previous`);
+    if (previous !== null) started.push(previous);
     const baseline = withBaseline
       ? startTracked('bash', [seedGovernorPath], {
           env: { ...process.env, CGROUP_DIR: dir, STATE_FILE: `${scratch}/seed-state` },
@@ -325,6 +331,8 @@ async function runTrial(lane: Lane, trial: number, withBaseline: boolean): Promi
       throw new Error(`memgov took no first sample: ${memgov.stderr}`);
     if (baseline !== null && (await baseline.waitFor(seedDecision, firstDeadline)) === null)
       throw new Error(`the baseline took no first sample: ${baseline.stderr}`);
+    if (previous !== null && (await previous.waitFor(memgovDecision, firstDeadline)) === null)
+      throw new Error(`the previous build took no first sample: ${previous.stderr}`);
 
     const phaseMs = Math.round(
       withBaseline ? random(0, SEED_RELAXED_MS) : random(0, latestNextPollMs(memgov)),
@@ -340,11 +348,14 @@ async function runTrial(lane: Lane, trial: number, withBaseline: boolean): Promi
     const limitAfterCrossingMs = Math.round((((1 - COMPACT_AT) * LIMIT_BYTES) / MiB / rate) * 1000);
     const limitAtMs = crossing.atMs + limitAfterCrossingMs;
 
-    const [memgovCompact, baselineCompact] = await Promise.all([
+    const [memgovCompact, baselineCompact, previousCompact] = await Promise.all([
       memgov.waitFor(compactBy(memgovDecision), crossing.atMs + MEMGOV_DEADLINE_MS),
       baseline === null
         ? Promise.resolve(null)
         : baseline.waitFor(compactBy(seedDecision), crossing.atMs + SEED_RELAXED_MS + 15_000),
+      previous === null
+        ? Promise.resolve(null)
+        : previous.waitFor(compactBy(memgovDecision), crossing.atMs + MEMGOV_DEADLINE_MS),
     ]);
     const result: TrialResult = {
       rateMiBPerSec: rate,
@@ -370,13 +381,23 @@ async function runTrial(lane: Lane, trial: number, withBaseline: boolean): Promi
               rate,
               decisionsOf(baseline, seedDecision),
             ),
+      previous:
+        previous === null
+          ? undefined
+          : toDispatch(
+              previousCompact,
+              crossing,
+              limitAtMs,
+              rate,
+              decisionsOf(previous, memgovDecision),
+            ),
     };
     const show = (d: Dispatch | null | undefined): string =>
       d === undefined ? '-' : d === null ? 'missed' : `${d.reactionMs} ms @${d.ratio.toFixed(3)}`;
     progress(
       `${rate} MiB/s trial ${trial}: phase ${phaseMs} ms, crossing ±${crossing.bracketMs} ms at ` +
         `${crossing.measuredMiBPerSec.toFixed(0)} MiB/s; memgov ${show(result.memgov)}; ` +
-        `baseline ${show(result.baseline)}`,
+        `baseline ${show(result.baseline)}; previous build ${show(result.previous)}`,
     );
     return result;
   } finally {
@@ -453,6 +474,15 @@ async function main(): Promise<void> {
         trials.map((r) => r.memgov),
       ),
     );
+    if (previousBundle !== null) {
+      console.log(
+        cellRow(
+          lane.rateMiBPerSec,
+          `memgov, previous build ${previousBundle.sha256}`,
+          trials.map((r) => r.previous ?? null),
+        ),
+      );
+    }
     const withBaseline = trials.filter((r) => r.baseline !== undefined);
     console.log(
       cellRow(

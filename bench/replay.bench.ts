@@ -7,12 +7,12 @@ import { cpus } from 'node:os';
 import { replayCommand } from '../cli/commands/replay.ts';
 import type { CliIo } from '../cli/io.ts';
 import { readLines } from '../adapters/trace.ts';
+import { baseline, buildLine, bundlePath as bundle } from './support.ts';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200_000);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 7);
 const dir = new URL('../.bench-tmp/', import.meta.url).pathname;
 const tracePath = `${dir}replay-${SAMPLES}.jsonl`;
-const bundle = new URL('../dist/memgov.mjs', import.meta.url).pathname;
 
 /**
  * A deterministic agent-like curve on a 4 GiB limit: slow growth with noise, bursts, compacts
@@ -93,21 +93,31 @@ for (const [name, run] of Object.entries(cases)) {
   const times = Array.from({ length: REPEATS }, () => timeMs(run));
   results.push({ name, ms: median(times) });
 }
-const cliTimes = Array.from({ length: Math.min(REPEATS, 5) }, () =>
-  timeMs(
-    () =>
-      void execFileSync(process.execPath, [bundle, 'replay', tracePath, '--json'], {
-        maxBuffer: 1 << 30,
-      }),
-  ),
-);
+const replayProcess = (path: string) => () =>
+  void execFileSync(process.execPath, [path, 'replay', tracePath, '--json'], {
+    maxBuffer: 1 << 30,
+  });
+// With a baseline the two bundles take turns (A B A B ...), so a busy spell hits both alike.
+const cliTimes: number[] = [];
+const baseTimes: number[] = [];
+for (let i = 0; i < Math.min(REPEATS, 5); i++) {
+  cliTimes.push(timeMs(replayProcess(bundle)));
+  if (baseline !== null) baseTimes.push(timeMs(replayProcess(baseline.path)));
+}
 results.push({
   name: 'node dist/memgov.mjs replay --json (process, incl. start-up)',
   ms: median(cliTimes),
 });
+if (baseline !== null) {
+  results.push({
+    name: `baseline ${baseline.sha256} replay --json (process, incl. start-up)`,
+    ms: median(baseTimes),
+  });
+}
 
 const bare = results[0]?.ms ?? 1;
 console.log(`replay benchmark: ${SAMPLES} samples (all seen), median of ${REPEATS} runs`);
+console.log(buildLine());
 console.log(
   `machine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
 );

@@ -24,9 +24,7 @@ export const quick = process.env.BENCH_QUICK === '1';
  * rebuilds dist/memgov.mjs, and a rebuild in the middle of a run must not change what is measured.
  * BENCH_BUNDLE=FILE measures another build.
  */
-function pinBundle(): { path: string; sha256: string; source: string } {
-  const source =
-    process.env.BENCH_BUNDLE ?? new URL('../dist/memgov.mjs', import.meta.url).pathname;
+function pinBundle(source: string): { path: string; sha256: string; source: string } {
   const bytes = readFileSync(source);
   const sha256 = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
   mkdirSync(benchTmpDir, { recursive: true });
@@ -35,8 +33,19 @@ function pinBundle(): { path: string; sha256: string; source: string } {
   return { path, sha256, source };
 }
 
-const pinned = pinBundle();
+const pinned = pinBundle(
+  process.env.BENCH_BUNDLE ?? new URL('../dist/memgov.mjs', import.meta.url).pathname,
+);
 export const bundlePath = pinned.path;
+
+/**
+ * BENCH_BASELINE_BUNDLE=FILE: an earlier build measured side by side with the bundle under test in
+ * the same run (replay, footprint and reaction add its rows); null when not set.
+ */
+export const baseline =
+  process.env.BENCH_BASELINE_BUNDLE === undefined
+    ? null
+    : pinBundle(process.env.BENCH_BASELINE_BUNDLE);
 
 /** Which build was measured: the bundle's hash and the work tree it was (probably) built from. */
 export function buildLine(): string {
@@ -49,7 +58,8 @@ export function buildLine(): string {
   } catch {
     // Not a git checkout.
   }
-  return `bundle ${pinned.source} sha256 ${pinned.sha256}… (pinned copy ${pinned.path}); git ${tree}`;
+  const base = baseline === null ? '' : `; baseline ${baseline.source} sha256 ${baseline.sha256}…`;
+  return `bundle ${pinned.source} sha256 ${pinned.sha256}… (pinned copy ${pinned.path}); git ${tree}${base}`;
 }
 export const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
