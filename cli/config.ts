@@ -18,6 +18,7 @@ import {
   resolveDaemon,
   type MemgovConfig,
 } from '../machines/daemon-config.ts';
+import { nearest } from '../lib/text.ts';
 
 export type { MemgovConfig } from '../machines/daemon-config.ts';
 
@@ -40,6 +41,43 @@ const DAEMON_ENV: Readonly<Record<string, string>> = {
   MEMGOV_DRY_RUN: 'dryRun',
   MEMGOV_LOG_LEVEL: 'logLevel',
 };
+
+/**
+ * MEMGOV_* names that other parts of memgov read, not the config: the container entrypoint
+ * (deploy/entrypoint.sh), the command transport's children, and the development scripts. Any other
+ * MEMGOV_* variable is a typo that would otherwise be silently ignored.
+ */
+const OTHER_ENV = [
+  'MEMGOV_ARGS',
+  'MEMGOV_CONFIG',
+  'MEMGOV_BIN',
+  'MEMGOV_LOG_FILE',
+  'MEMGOV_BACKOFF_MIN_MS',
+  'MEMGOV_BACKOFF_MAX_MS',
+  'MEMGOV_HEALTHY_AFTER_S',
+  'MEMGOV_ACTION',
+  'MEMGOV_RATIO',
+  'MEMGOV_AGENT_CLIS',
+  'MEMGOV_GUEST',
+  'MEMGOV_GUEST_CACHE',
+  'MEMGOV_GUEST_SCRATCH',
+  'MEMGOV_GUEST_TIMEOUT_S',
+  'MEMGOV_GUEST_KEEP_SCRATCH',
+];
+
+/** One problem per MEMGOV_* variable that nothing reads, with the nearest known name. */
+function unknownEnvProblems(env: Readonly<Record<string, string | undefined>>): string[] {
+  const configNames = [...POLICY_KEYS.map((key) => envNameOf(key)), ...Object.keys(DAEMON_ENV)];
+  const known = new Set([...configNames, ...OTHER_ENV]);
+  return Object.keys(env)
+    .filter((name) => name.startsWith('MEMGOV_') && !known.has(name))
+    .sort()
+    .map((name) => {
+      const guess = nearest(name, configNames);
+      const hint = guess === null ? `known: ${configNames.join(', ')}` : `did you mean ${guess}?`;
+      return `environment ${name}: unknown setting (${hint})`;
+    });
+}
 
 /** Resolves file, then env, then flags over the defaults; every problem is reported, not just the first. */
 export function loadConfig(sources: ConfigSources): Result<MemgovConfig, string[]> {
@@ -95,6 +133,7 @@ export function loadConfig(sources: ConfigSources): Result<MemgovConfig, string[
       ]);
     }
   }
+  problems.push(...unknownEnvProblems(sources.env));
   const envRaw: Record<string, unknown> = policyFromEnv(sources.env);
   const envNames: Record<string, string> = {};
   for (const [name, key] of Object.entries(DAEMON_ENV)) {

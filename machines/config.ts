@@ -138,6 +138,12 @@ function checkOrdering(config: PolicyConfig, source: string): ConfigIssue[] {
     config.terminateAt >= config.clearAt,
     `(${config.terminateAt}) must be >= clearAt (${config.clearAt})`,
   );
+  // Fast polling must begin before tier 3, or the last rung is decided at the relaxed speed.
+  needs(
+    'fastPollAt',
+    config.fastPollAt <= config.terminateAt,
+    `(${config.fastPollAt}) must be <= terminateAt (${config.terminateAt})`,
+  );
   needs(
     'fastPollMs',
     config.fastPollMs <= config.relaxedPollMs,
@@ -187,6 +193,11 @@ export function resolvePolicy(
     else merged[key] = checked;
   }
   if (issues.length > 0) return err(issues);
+  // Thresholds lowered without fastPollAt (compactAt 0.6 ... terminateAt 0.7) mean "poll fast
+  // before tier 3" as before: the inherited fastPollAt follows terminateAt down. Only a fastPollAt
+  // set above terminateAt in the same layer is refused (checkOrdering).
+  if (!('fastPollAt' in raw) && (merged.fastPollAt as number) > (merged.terminateAt as number))
+    merged.fastPollAt = merged.terminateAt;
   const config = merged as unknown as PolicyConfig;
   const orderIssues = checkOrdering(config, source);
   return orderIssues.length > 0 ? err(orderIssues) : ok(config);

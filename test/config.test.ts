@@ -111,3 +111,43 @@ describe('loadConfig', () => {
     );
   });
 });
+
+describe('typos and contradictions are bad config, never silently ignored', () => {
+  it('an unknown MEMGOV_* variable is named, with the nearest known name', () => {
+    const result = loadConfig({ env: { MEMGOV_COMPAT_AT: '0.1' } });
+    expect(result._unsafeUnwrapErr()).toEqual([
+      'environment MEMGOV_COMPAT_AT: unknown setting (did you mean MEMGOV_COMPACT_AT?)',
+    ]);
+  });
+
+  it('a far-off name lists the known ones; the entrypoint and script variables are fine', () => {
+    const far = loadConfig({ env: { MEMGOV_XYZZY_PLUGH_FROB: '1' } })._unsafeUnwrapErr();
+    expect(far).toHaveLength(1);
+    expect(far[0]).toMatch(
+      /^environment MEMGOV_XYZZY_PLUGH_FROB: unknown setting \(known: .*MEMGOV_COMPACT_AT/,
+    );
+    const entrypoint = {
+      MEMGOV_ARGS: '--dry-run',
+      MEMGOV_BACKOFF_MIN_MS: '1000',
+      MEMGOV_AGENT_CLIS: '/x',
+    };
+    expect(loadConfig({ env: entrypoint }).isOk()).toBe(true);
+  });
+
+  it('fastPollAt above terminateAt is refused', () => {
+    const result = loadConfig({ env: {}, flags: { fastPollAt: '0.95' } });
+    expect(result._unsafeUnwrapErr().join('\n')).toContain(
+      'flag --fastPollAt: fastPollAt: (0.95) must be <= terminateAt (0.9)',
+    );
+  });
+});
+
+describe('lowered thresholds', () => {
+  it('carry the inherited fastPollAt down to terminateAt rather than refuse the file', () => {
+    const config = loadConfig({
+      env: {},
+      flags: { compactAt: '0.6', clearAt: '0.65', terminateAt: '0.7' },
+    })._unsafeUnwrap();
+    expect(config.policy.fastPollAt).toBe(0.7);
+  });
+});

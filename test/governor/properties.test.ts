@@ -58,7 +58,8 @@ const configArb: fc.Arbitrary<PolicyConfig> = fc
     const raw = {
       metric: drawn.metric,
       compactAt,
-      fastPollAt: drawn.fastPollAt,
+      // Fast polling begins at terminateAt at the latest (a config rule).
+      fastPollAt: Math.min(drawn.fastPollAt, terminateAt as number),
       clearAt,
       terminateAt,
       compactWindowMs: drawn.compactWindowMs,

@@ -26,6 +26,7 @@ import type { Manifest } from '../../adapters/archive/manifest.ts';
 import { archiveSession } from '../../adapters/archive/write.ts';
 import { readSessionFor, sessionArchiveSet } from '../../agents/claude-code.ts';
 import type { ClaudeSession } from '../../agents/claude-code-parse.ts';
+import { escapeRegExp } from '../../lib/text.ts';
 import type { CliIo } from '../../cli/io.ts';
 import { RESTORE_HELP, restoreCommand } from '../../cli/commands/restore.ts';
 
@@ -330,10 +331,6 @@ describe('memgov restore: refusals', () => {
     expect(run.stderr).toContain(`not-a-file  ${a.at(TODO)}: exists and is not a regular file`);
   });
 });
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
 
 describe('memgov restore: usage and other archives', () => {
   it.each([
