@@ -14,12 +14,35 @@ export interface Log {
 
 const LEVEL_IDS: Readonly<Record<LogLevel, number>> = { debug: 2, info: 3, warn: 4, error: 5 };
 
+/**
+ * One JSON line per record: message, level, levelId, time, then the fields. tslog's own JSON adds
+ * a ~200-byte `_logMeta` block (hostname, runtime, date again) to every line; the start line says
+ * hostname and pid once instead.
+ */
+function jsonLine(record: Record<string, unknown>): string {
+  const meta = record._logMeta as { logLevelName?: string; logLevelId?: number; date?: Date };
+  const fields = (record['1'] ?? {}) as LogFields;
+  return JSON.stringify({
+    message: record['0'],
+    level: meta.logLevelName,
+    levelId: meta.logLevelId,
+    time: meta.date instanceof Date ? meta.date.toISOString() : meta.date,
+    ...fields,
+  });
+}
+
+/** Pretty lines for people: time, level, message, fields; no call site (it is always this file). */
+const PRETTY_TEMPLATE = '{{yyyy}}-{{mm}}-{{dd}} {{hh}}:{{MM}}:{{ss}}.{{ms}}\t{{logLevelName}}\t';
+
 export function createLog(options: { level: LogLevel; format: 'json' | 'pretty' | 'hidden' }): Log {
   const logger = new Logger<LogFields>({
-    type: options.format,
+    type: options.format === 'pretty' ? 'pretty' : 'hidden',
     name: 'memgov',
     minLevel: LEVEL_IDS[options.level],
+    stack: { capture: 'off' },
+    pretty: { template: PRETTY_TEMPLATE },
   });
+  if (options.format === 'json') logger.attachTransport((record) => console.log(jsonLine(record)));
   return {
     debug: (message, fields) => void logger.debug(message, fields ?? {}),
     info: (message, fields) => void logger.info(message, fields ?? {}),

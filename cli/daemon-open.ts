@@ -1,5 +1,6 @@
 // The daemon's opening steps, each a leaf call with its failure logged: the cgroup to govern, the
 // single-instance lock (docs/DESIGN.md#persistence), and what a crash left in the archive dir.
+import { hostname } from 'node:os';
 import { removeCrashedTemps } from '../adapters/archive/list.ts';
 import { formatCgroupError } from '../adapters/cgroup/parse.ts';
 import {
@@ -85,6 +86,9 @@ export function logStarted(
     cgroupVersion: handle.version,
     ...limit,
     ...facts,
+    // Said once here, not on every line.
+    pid: process.pid,
+    hostname: hostname(),
   });
   if (first.isOk() && first.value.limitSource === 'host') {
     log.warn(

@@ -46,10 +46,16 @@ describe('memgov run logs', () => {
       .split('\n')
       .filter((line) => line !== '');
     for (const line of lines) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
+    // No runtime block repeated on every line: the start line names the host and pid once.
+    for (const line of lines) expect(line).not.toContain('_logMeta');
+    expect(daemon.named('memgov started')[0]).toMatchObject({
+      pid: expect.any(Number),
+      hostname: expect.any(String),
+    });
     const records = daemon.named('decision');
     for (const record of records) {
       const fields = Object.keys(record).filter(
-        (key) => !['message', 'level', 'levelId', 'time', '_logMeta'].includes(key),
+        (key) => !['message', 'level', 'levelId', 'time'].includes(key),
       );
       expect(fields.sort()).toEqual(DECISION_FIELDS);
       expect(record).toMatchObject({ level: 'DEBUG', action: null, reason: 'below-threshold' });
@@ -109,5 +115,7 @@ describe('memgov run logs', () => {
     expect(run.status).toBe(0);
     expect(run.stdout).toContain('memgov started');
     expect(run.stdout).not.toMatch(/^\{"message"/m);
+    // No call site on the lines: it would always name the bundle (dist/memgov.mjs:368).
+    expect(run.stdout).not.toContain('memgov.mjs');
   });
 });
