@@ -1,7 +1,7 @@
 // Bundles the CLI into one file, dist/memgov.mjs: node plus this file runs every command.
 // Used by `npm run build` and by the test setup, so tests always exercise the current bundle.
 import { build } from 'esbuild';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 const root = new URL('.', import.meta.url).pathname;
 
@@ -34,6 +34,8 @@ export async function buildBundle() {
   for (const file of result.outputFiles) {
     const temp = `${file.path}.${process.pid}.tmp`;
     writeFileSync(temp, file.contents);
+    // The bundle has a shebang: executable, so ./dist/memgov.mjs and a symlink on PATH run it.
+    if (file.path.endsWith('.mjs')) chmodSync(temp, 0o755);
     renameSync(temp, file.path);
   }
 }

@@ -2,7 +2,15 @@
 // clean directory, gives a working `memgov` bin; and dist/memgov.mjs copied alone into an empty
 // directory (no node_modules anywhere above it) runs every command with nothing but node.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { identify, signalVerified } from '../../adapters/proc.ts';
@@ -84,9 +92,26 @@ describe('shipping memgov', () => {
     const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
       bin: Record<string, string>;
     };
-    const expectedFiles = ['README.md', 'dist/memgov.mjs', 'dist/memgov.mjs.map', 'package.json'];
-    if (existsSync(join(ROOT, 'LICENSE'))) expectedFiles.push('LICENSE');
-    expect(info.files.map((f) => f.path).sort()).toEqual(expectedFiles.sort());
+    const docs = readdirSync(join(ROOT, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => `docs/${name}`);
+    const expectedFiles = [
+      'LICENSE',
+      'README.md',
+      'dist/memgov.mjs',
+      'dist/memgov.mjs.map',
+      'package.json',
+      ...docs,
+    ];
+    const shipped = info.files.map((f) => f.path);
+    expect(shipped.sort()).toEqual(expectedFiles.sort());
+    // Every relative link of the shipped README resolves inside the package.
+    const links = [...readFileSync(join(ROOT, 'README.md'), 'utf8').matchAll(/\]\(([^)#:]+)[)#]/g)];
+    const targets = [...new Set(links.map((m) => m[1] as string))];
+    expect(targets.length).toBeGreaterThan(0);
+    expect(targets.filter((target) => !shipped.includes(target))).toEqual([]);
+    // Executable, so ./dist/memgov.mjs runs after `npm start` in a checkout.
+    expect(statSync(BUNDLE).mode & 0o111).toBe(0o111);
     expect(packageJson.bin).toEqual({ memgov: 'dist/memgov.mjs' });
     expect(readFileSync(BUNDLE, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
 
