@@ -81,9 +81,8 @@ export async function runUntilStopped(system: RunningSystem): Promise<number> {
     agent.finished.then((code) => ({ kind: 'agent' as const, code })),
     done.then((code) => ({ kind: 'supervisor' as const, code })),
   ]);
-  let exitCode = 0;
-  if (stopReason.kind === 'supervisor') exitCode = stopReason.code;
-  else {
+  const exitCode = stopReason.kind === 'supervisor' ? stopReason.code : 0;
+  if (stopReason.kind !== 'supervisor') {
     log.info(
       'stopping',
       stopReason.kind === 'signal'
@@ -92,7 +91,8 @@ export async function runUntilStopped(system: RunningSystem): Promise<number> {
     );
     persister.forceNext();
     actor.send({ type: 'STOP' });
-    if (stopReason.kind === 'agent') exitCode = stopReason.code;
+    // The agent's own status is reported (agentExitCode above), never passed on as memgov's: an
+    // agent exiting 3 must not read as "restart budget spent" (docs/DESIGN.md#command-line).
   }
   actor.stop();
   signals?.dispose();
