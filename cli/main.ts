@@ -22,7 +22,7 @@ Commands:
   run        the daemon: govern this cgroup (add -- CMD to launch the agent)
   start      the daemon in the background (start --detach), for a postStart hook
   status     what the state file records: tier, windows, last actions
-  demo       the whole ladder on this machine in about 20 s (synthetic agent)
+  demo       the whole ladder on this machine in about 25 s (synthetic agent)
   restore    restore ARCHIVE: verify an archive, copy the session back, print the resume command
   replay     replay TRACE: the governor over a recorded memory curve (JSONL); --html OUT draws it
   timeline   timeline JOURNAL --html OUT: a decision journal as one self-contained HTML file

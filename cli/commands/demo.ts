@@ -21,7 +21,8 @@ export const DEMO_HELP = `Usage: memgov demo [--limit-mib N] [--simulate] [--kee
 
 Runs the governor against a synthetic agent in a child memory cgroup of its own (cgroup v1,
 root), showing every decision: compact at 70%, clear at 85%, archive and SIGTERM at 90%, then
-the agent's relaunch. Takes about half a minute; the cgroup is removed at the end.
+the agent's relaunch. Takes about 25 s; the cgroup is removed at the end. Colour on a
+terminal unless NO_COLOR is set.
   --limit-mib N   the cgroup's memory limit (default 256)
   --simulate      use a simulated cgroup directory even where a real one could be made
   --keep          keep the working directory (state file, archive) and print where it is
@@ -81,6 +82,33 @@ function simulatedStage(work: string, limitBytes: number): Stage {
   };
 }
 
+const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
+
+/**
+ * An action's effect as the agent sees it: the working set before and after, and what that freed.
+ * The agent keeps growing while it compacts, so "after" can be higher: say so, not "-5242880".
+ */
+export function effectLine(fields: LogFields): string {
+  const before = Number(fields.usedBytesBefore);
+  const after = Number(fields.usedBytesAfter);
+  const freed = before - after;
+  const change =
+    freed >= 0 ? `freed ${mib(freed)}` : `grew ${mib(-freed)} meanwhile: the agent kept growing`;
+  return `${String(fields.action)}: working set ${mib(before)} -> ${mib(after)} (${change})`;
+}
+
+/** Bold colour on a terminal, plain text in a pipe or with NO_COLOR (no-color.org). */
+export function painter(
+  io: CliIo,
+  isTty: boolean,
+): (text: string, colour: 'red' | 'yellow' | 'green') => string {
+  const codes = { red: 31, yellow: 33, green: 32 } as const;
+  const on = isTty && (io.env.NO_COLOR ?? '') === '';
+  return (text, colour) => (on ? `\u001b[1;${codes[colour]}m${text}\u001b[0m` : text);
+}
+
+const ACTION_COLOURS = { compact: 'green', clear: 'yellow', 'archive-terminate': 'red' } as const;
+
 function bar(ratio: number): string {
   const width = 30;
   const filled = Math.max(0, Math.min(width, Math.round(ratio * width)));
@@ -89,6 +117,7 @@ function bar(ratio: number): string {
 
 /** Renders the daemon's log as a live terminal view and notices when the demo is done. */
 function demoView(io: CliIo, startedMs: number, onRelaunchAfterTier3: () => void) {
+  const paint = painter(io, process.stdout.isTTY === true);
   const actions: string[] = [];
   let archive: string | null = null;
   let tier3Seen = false;
@@ -102,12 +131,23 @@ function demoView(io: CliIo, startedMs: number, onRelaunchAfterTier3: () => void
       // Every action, and any change of the picture; not every identical sample.
       if (action === null && line === lastLine) return;
       lastLine = line;
-      io.out(`${at()}  ${line}  ${action === null ? '' : `>>> ${action.toUpperCase()}`}\n`);
+      const mark =
+        action === null
+          ? ''
+          : paint(
+              `>>> ${action.toUpperCase()}`,
+              ACTION_COLOURS[action as keyof typeof ACTION_COLOURS] ?? 'yellow',
+            );
+      io.out(`${at()}  ${line}  ${mark}\n`);
       if (action !== null) actions.push(action);
       if (action === 'archive-terminate') tier3Seen = true;
       return;
     }
     if (message === 'session archived') archive = String(fields.dir);
+    if (message === 'action effect') {
+      io.out(`${at()}  -- ${effectLine(fields)}\n`);
+      return;
+    }
     if (message === 'agent started' && tier3Seen) onRelaunchAfterTier3();
     if (
       ['agent started', 'agent exited', 'session archived', 'relaunching agent'].includes(message)
@@ -209,7 +249,7 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
     io.out(
       `\nactions: ${view.actions.join(' -> ') || 'none'}\n` +
         `kernel OOM kills in the demo cgroup: ${oomKills ?? 'unknown'}\n` +
-        `archive: ${view.archive() ?? 'none'}\n` +
+        `archive: ${archiveNote(view.archive(), args.flags.keep === true)}\n` +
         `${tiersReached(view.actions)}; ${active.label} removed\n`,
     );
     if (args.flags.keep === true) io.out(`working directory kept: ${work}\n`);
@@ -217,6 +257,12 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
   }
   const allTiers = tiersReached(view.actions) === 'all three tiers reached';
   return allTiers && oomKills === 0 && daemonCode === 0 ? EXIT_OK : EXIT_FAILURE;
+}
+
+/** Where the tier-3 archive is, or that it went with the working directory. */
+function archiveNote(dir: string | null, kept: boolean): string {
+  if (dir === null) return 'none';
+  return kept ? dir : 'written, and removed with the working directory (--keep keeps it)';
 }
 
 function tiersReached(actions: readonly string[]): string {
