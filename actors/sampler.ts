@@ -8,6 +8,8 @@ import { watchFileChanges, type FileWatch } from '../adapters/cgroup/watch.ts';
 import type { Result } from 'neverthrow';
 import { errorMessage } from '../lib/errors.ts';
 import type { Log } from './log.ts';
+import type { ProcessIdentity } from '../adapters/proc.ts';
+import { incarnationKey } from '../machines/policy.ts';
 
 export interface SamplerPorts {
   /** One consistent reading of the cgroup; returns errors as values (a throw is a crash). */
@@ -19,6 +21,11 @@ export interface SamplerPorts {
    * change. Returns a closer, or null where nothing can be watched (cgroup v1).
    */
   readonly watchEvents?: (onChange: () => void) => { close(): Promise<void> } | null;
+  /**
+   * The governed agent's verified identity now, or null when none is known. Each new incarnation
+   * (pid + start time) is reported as AGENT.STARTED before the sample that first sees it.
+   */
+  readonly agentIdentity?: () => ProcessIdentity | null;
 }
 
 export function createSamplerLogic(ports: SamplerPorts) {
@@ -42,8 +49,17 @@ export function createSamplerLogic(ports: SamplerPorts) {
           });
         }
       };
+      let reportedAgent: string | null = null;
+      const reportAgent = (t: number): void => {
+        const identity = ports.agentIdentity?.() ?? null;
+        if (identity === null || incarnationKey(identity) === reportedAgent) return;
+        reportedAgent = incarnationKey(identity);
+        const { pid, startTicks } = identity;
+        sendBack({ type: 'AGENT.STARTED', pid, startTicks, atMs: t });
+      };
       const readAndReport = (): void => {
         const t = ports.now();
+        reportAgent(t);
         const reading = ports.read();
         if (reading.isOk()) {
           const r = reading.value;

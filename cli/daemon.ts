@@ -132,6 +132,7 @@ function wireSupervisor(w: Wiring) {
       sampler: createSamplerLogic({
         read,
         now: w.now,
+        agentIdentity: () => agent.identity(),
         ...(watchEvents === null ? {} : { watchEvents }),
       }),
       executor: createExecutorLogic({

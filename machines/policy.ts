@@ -42,7 +42,10 @@ export interface LadderFacts {
   readonly lastCompact: { readonly atMs: number; readonly ratio: number } | null;
   /** A clear was dispatched after `lastCompact`. */
   readonly clearedSinceCompact: boolean;
-  /** Tier 3 may fire; it disarms when it fires and re-arms once a ratio below compactAt is seen. */
+  /**
+   * Tier 3 may fire; it disarms when it fires and re-arms once a ratio below compactAt is seen or
+   * a new agent incarnation starts (`agentStarted`).
+   */
   readonly tier3Armed: boolean;
   /** The previous valid sample, for the growth rate. */
   readonly previous: { readonly t: number; readonly usedBytes: number } | null;
@@ -54,6 +57,12 @@ export interface LadderFacts {
   readonly clockMs: number | null;
   /** The polling speed chosen at the previous sample (for hysteresis). */
   readonly speed: Speed;
+  /**
+   * The agent incarnation tier 3 was last armed for (`pid:startTicks`), so that the same process
+   * reported again (a restarted sampler, a restored memgov) does not re-arm it. Absent in
+   * snapshots written before incarnations were tracked.
+   */
+  readonly agentIncarnation?: string | null;
 }
 
 export interface Decision {
@@ -80,6 +89,24 @@ export const INITIAL_FACTS: LadderFacts = {
   clockMs: null,
   speed: 'relaxed',
 };
+
+/** The key of one agent incarnation: a PID with its start time is unique on a host. */
+export function incarnationKey(agent: {
+  readonly pid: number;
+  readonly startTicks: number;
+}): string {
+  return `${agent.pid}:${agent.startTicks}`;
+}
+
+/**
+ * A new agent incarnation started (a relaunch, or a new agent PID in attach mode): tier 3 re-arms,
+ * because a relaunched agent that climbs straight back must meet tier 3 again, never the kernel
+ * (docs/DESIGN.md#the-policy). The same incarnation seen again changes nothing.
+ */
+export function agentStarted(facts: LadderFacts, incarnation: string): LadderFacts {
+  if (facts.agentIncarnation === incarnation) return facts;
+  return { ...facts, tier3Armed: true, agentIncarnation: incarnation };
+}
 
 /** Bytes the policy measures: the working set (page cache is reclaimable) or raw usage. */
 export function usedBytesOf(sample: Sample, metric: PolicyConfig['metric']): number {
@@ -254,6 +281,7 @@ export function decide(
     previous: { t: tMs, usedBytes },
     clockMs: tMs,
     speed: polling.speed,
+    ...(facts.agentIncarnation === undefined ? {} : { agentIncarnation: facts.agentIncarnation }),
   };
   // The sample right after an action comes without waiting: its effect decides the next rung.
   const nextPollMs = action === null ? polling.nextPollMs : 0;

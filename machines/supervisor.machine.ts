@@ -12,6 +12,7 @@ import type { PolicyConfig } from './config.ts';
 import {
   createGovernorMachine,
   type ActionRequest,
+  type AgentStartedEvent,
   type GovernorContext,
 } from './governor.machine.ts';
 import type { ActionOutcome, PendingAction } from './records.ts';
@@ -67,6 +68,8 @@ export type SupervisorEvent =
       readonly finishedAtMs: number;
     }
   | { readonly type: 'ACTIONS.INTERRUPTED'; readonly detail: string; readonly atMs: number }
+  /** The sampler saw a new agent incarnation; the governor re-arms tier 3 for it. */
+  | AgentStartedEvent
   | { readonly type: 'STOP' };
 
 /** Events the supervisor sends to the sampler. */
@@ -233,6 +236,7 @@ export function createSupervisorMachine(options: SupervisorOptions) {
           },
           // Sent once after a restore: what was in flight when memgov stopped is not run again.
           'ACTIONS.INTERRUPTED': { actions: ['forwardToGovernor'] },
+          'AGENT.STARTED': { actions: ['forwardToGovernor'] },
           STOP: { target: 'stopped' },
         },
         states: {
