@@ -10,6 +10,7 @@ import { errorMessage } from '../lib/errors.ts';
 import type { Log } from './log.ts';
 import type { ProcessIdentity } from '../adapters/proc.ts';
 import { incarnationKey } from '../machines/policy.ts';
+import type { ToolUse } from '../machines/attribution.ts';
 
 export interface SamplerPorts {
   /** One consistent reading of the cgroup; returns errors as values (a throw is a crash). */
@@ -26,6 +27,11 @@ export interface SamplerPorts {
    * (pid + start time) is reported as AGENT.STARTED before the sample that first sees it.
    */
   readonly agentIdentity?: () => ProcessIdentity | null;
+  /**
+   * The largest child subtree of the agent in this reading (actors/attribution.ts), or null; only
+   * called on a successful read, and the sample carries what it returns.
+   */
+  readonly attribute?: (reading: CgroupReading) => ToolUse | null;
 }
 
 export function createSamplerLogic(ports: SamplerPorts) {
@@ -63,6 +69,7 @@ export function createSamplerLogic(ports: SamplerPorts) {
         const reading = ports.read();
         if (reading.isOk()) {
           const r = reading.value;
+          const tool = ports.attribute?.(r) ?? null;
           sendBack({
             type: 'SAMPLE',
             sample: {
@@ -70,6 +77,7 @@ export function createSamplerLogic(ports: SamplerPorts) {
               current: r.currentBytes,
               inactiveFile: r.inactiveFileBytes,
               limit: r.limitBytes,
+              ...(tool === null ? {} : { tool }),
             },
             oomKills: r.oomKills,
           });

@@ -53,6 +53,13 @@ export interface JournalSampleRecord {
   readonly action: null | 'compact' | 'clear' | 'archive-terminate';
   readonly reason: string;
   readonly nextPollMs: number;
+  /** The agent's largest child subtree at this sample, when the sampler attributed it. */
+  readonly tool?: {
+    readonly pid: number;
+    readonly pgid: number;
+    readonly bytes: number;
+    readonly command: string;
+  };
 }
 
 /** One per finished action. */

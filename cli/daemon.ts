@@ -26,6 +26,7 @@ import {
   type Persister,
 } from '../actors/persistence.ts';
 import { createPerform } from '../actors/perform.ts';
+import { largestTool } from '../actors/attribution.ts';
 import { createReporting, readFailureLog } from '../actors/reporting.ts';
 import { createSamplerLogic, watchEventsFile } from '../actors/sampler.ts';
 import { startAgent, type GovernedAgent } from './daemon-agent.ts';
@@ -133,6 +134,12 @@ function wireSupervisor(w: Wiring) {
         read,
         now: w.now,
         agentIdentity: () => agent.identity(),
+        attribute: largestTool({
+          policy,
+          agentPid: () => agent.identity()?.pid ?? null,
+          memgovPid: process.pid,
+          log,
+        }),
         ...(watchEvents === null ? {} : { watchEvents }),
       }),
       executor: createExecutorLogic({

@@ -1,6 +1,7 @@
 // The governor's policy as pure functions (docs/DESIGN.md#the-policy). No I/O and no clock: time is the
 // sample's `t`. The statechart in governor.machine.ts calls `decide` once per sample and mirrors
 // the resulting ladder facts as explicit states.
+import type { ToolUse } from './attribution.ts';
 import type { PolicyConfig } from './config.ts';
 
 /** One reading of the cgroup. Bytes; `t` is wall-clock milliseconds. */
@@ -9,6 +10,11 @@ export interface Sample {
   readonly current: number;
   readonly inactiveFile: number;
   readonly limit: number;
+  /**
+   * The agent's largest child subtree, when the sampler attributed this sample (at or above
+   * compactAt) and the agent has children; a trace line may carry it too.
+   */
+  readonly tool?: ToolUse;
 }
 
 export type Action = 'compact' | 'clear' | 'archive-terminate';
@@ -79,6 +85,8 @@ export interface Decision {
   readonly nextSampleAtMs: number;
   /** Growth of the used bytes since the previous sample, bytes per second (0 when unknown). */
   readonly growthBytesPerSec: number;
+  /** The sample's largest child subtree of the agent, when it carried one. */
+  readonly tool?: ToolUse;
 }
 
 export const INITIAL_FACTS: LadderFacts = {
@@ -298,6 +306,7 @@ export function decide(
       nextPollMs,
       nextSampleAtMs: tMs + nextPollMs,
       growthBytesPerSec,
+      ...(sample.tool === undefined ? {} : { tool: sample.tool }),
     },
   };
 }
