@@ -6,7 +6,7 @@ import type { JournalRecord } from '../adapters/journal.ts';
 import type { DaemonMetrics } from '../adapters/metrics.ts';
 import type { PolicyConfig } from '../machines/config.ts';
 import { stateString, type GovernorContext } from '../machines/governor.machine.ts';
-import { TIER_OF_ACTION, type Decision } from '../machines/policy.ts';
+import { tierOfAction, type Decision } from '../machines/policy.ts';
 import { tierOf } from '../machines/records.ts';
 import type { ToolUse } from '../machines/attribution.ts';
 import type {
@@ -129,7 +129,7 @@ export function createReporting(ports: ReportingPorts) {
       const action = record?.action ?? 'unknown';
       metrics?.actionFinished({
         action,
-        tier: record === undefined ? 0 : TIER_OF_ACTION[record.action],
+        tier: record === undefined ? 0 : tierOfAction(record.action, record.replaces),
         outcome: event.outcome,
         durationMs: event.durationMs,
       });
@@ -203,6 +203,7 @@ function reportDecision(
     speed: decision.speed,
     nextPollMs: decision.nextPollMs,
     growthBytesPerSec: Math.round(decision.growthBytesPerSec),
+    ...(decision.replaces === undefined ? {} : { replaces: decision.replaces }),
     ...(decision.tool === undefined ? {} : { tool: decision.tool }),
   };
   if (decision.action !== null) log.warn('decision', record);

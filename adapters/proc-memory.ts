@@ -8,7 +8,7 @@
 // decide (`pss: false`, then readPssBytes). A process
 // that exits while it is read is normal and simply left out. Parsers are pure; /proc sits behind
 // a movable root.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { err, ok, type Result } from 'neverthrow';
 import { errnoSummary } from './errno.ts';
 import type { ProcessShare } from '../lib/process-share.ts';
@@ -135,4 +135,21 @@ export function readCgroupProcesses(
     if (read !== null) processes.push(read);
   }
   return ok(processes);
+}
+
+/**
+ * Every process under `procRoot` (its numeric entries) with its Rss: the table the stop-tool
+ * rung walks for a subtree at the moment it acts. Processes that exit meanwhile are left out.
+ */
+export function readProcessTable(procRoot: string = DEFAULT_PROC_ROOT): ProcessMemory[] {
+  let names: string[];
+  try {
+    names = readdirSync(procRoot);
+  } catch {
+    return [];
+  }
+  return names.flatMap((name) => {
+    if (!/^\d{1,10}$/.test(name)) return [];
+    return readProcessMemory(Number(name), procRoot, false) ?? [];
+  });
 }

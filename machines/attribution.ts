@@ -61,7 +61,10 @@ export function withPss(
   });
 }
 
-/** The pids of `rootPid`'s subtree (itself included) among `children`, never the excluded ones. */
+/**
+ * The pids of `rootPid`'s subtree (itself included) among `children`, never the excluded ones;
+ * every parent comes before its children.
+ */
 function subtreeOf(
   rootPid: number,
   children: ReadonlyMap<number, readonly number[]>,
@@ -112,4 +115,39 @@ export function attribute(
     tools,
     toolPids: subtrees.map((s) => s.pids),
   };
+}
+
+/** How the stop-tool rung signals a subtree (docs/DESIGN.md#whose-memory-it-is). */
+export interface ToolStopPlan {
+  /** The root's own process group, when it leads one that holds no agent and no memgov. */
+  readonly group: number | null;
+  /** Processes signalled one by one (not in `group`), children before their parents. */
+  readonly pids: readonly ProcessShare[];
+  /** Every process of the subtree, to wait for. */
+  readonly members: readonly ProcessShare[];
+}
+
+/**
+ * The processes of the tool's subtree now and how to signal them: through the root's process
+ * group when it leads one that holds neither the agent nor memgov, plus each member outside that
+ * group; else each member, children first. Null when the root is gone (or its pid reused).
+ */
+export function planToolStop(
+  processes: readonly ProcessShare[],
+  tool: Pick<ToolUse, 'pid' | 'startTicks'>,
+  agentPid: number | null,
+  memgovPid: number,
+): ToolStopPlan | null {
+  const root = processes.find((p) => p.pid === tool.pid && p.startTicks === tool.startTicks);
+  if (root === undefined) return null;
+  const byPid = new Map(processes.map((p) => [p.pid, p]));
+  const children = new Map<number, number[]>();
+  for (const p of processes) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
+  const excluded = new Set([memgovPid, ...(agentPid === null ? [] : [agentPid])]);
+  const members = subtreeOf(root.pid, children, excluded).flatMap((pid) => byPid.get(pid) ?? []);
+  const groupIsTheTools =
+    root.pgrp === root.pid && !processes.some((p) => p.pgrp === root.pgrp && excluded.has(p.pid));
+  const group = groupIsTheTools ? root.pgrp : null;
+  const pids = members.filter((p) => p.pgrp !== group).reverse();
+  return { group, pids, members };
 }

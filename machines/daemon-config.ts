@@ -37,6 +37,11 @@ export interface AgentConfig {
   readonly terminateGraceMs: number;
   /** Opt-in: SIGKILL this long after SIGTERM if the agent is still alive. */
   readonly killAfterMs: number | null;
+  /**
+   * stop-tool: SIGKILL what is left of the tool's subtree this long after its SIGTERM. 3 s: a
+   * build or test runner that traps SIGTERM gets time to exit, while memory may still climb.
+   */
+  readonly toolKillAfterMs: number;
   /** The agent's tmux pane (`agent:0.0`, `%3`) when attaching over tmux; null otherwise. */
   readonly tmuxTarget: string | null;
   /** The tmux server: a socket path (holds a `/`, tmux -S) or a socket name (tmux -L). */
@@ -112,6 +117,7 @@ export function defaultDaemonConfig(agentData: string): DaemonConfig {
       actionTimeoutMs: 60_000,
       terminateGraceMs: 10_000,
       killAfterMs: null,
+      toolKillAfterMs: 3_000,
       tmuxTarget: null,
       tmuxSocket: null,
       enterKey: null,
@@ -306,6 +312,7 @@ const AGENT_KEYS = [
   'actionTimeoutMs',
   'terminateGraceMs',
   'killAfterMs',
+  'toolKillAfterMs',
   'tmuxTarget',
   'tmuxSocket',
   'enterKey',
@@ -432,6 +439,14 @@ export function resolveDaemon(
         MAX_MS,
       ),
       killAfterMs: nullableInt('agent.killAfterMs', agentRaw.killAfterMs, a.killAfterMs),
+      toolKillAfterMs: readInt(
+        reader,
+        'agent.toolKillAfterMs',
+        agentRaw.toolKillAfterMs,
+        a.toolKillAfterMs,
+        0,
+        MAX_MS,
+      ),
       tmuxTarget: nullableString('agent.tmuxTarget', agentRaw.tmuxTarget, a.tmuxTarget),
       tmuxSocket: nullableString('agent.tmuxSocket', agentRaw.tmuxSocket, a.tmuxSocket),
       enterKey: readEnterKey(reader, agentRaw.enterKey, a.enterKey),

@@ -26,6 +26,7 @@ import {
   interruptPending,
   pendingOf,
   tierOf,
+  toolFieldsOf,
   type ActionRecord,
   type ActionResult,
   type OomRecord,
@@ -272,6 +273,7 @@ function requestOf(context: GovernorContext): ActionRequest | null {
     ratio: decision.ratio,
     usedBytes: decision.usedBytes,
     limitBytes: decision.limitBytes,
+    ...toolFieldsOf(decision),
   };
 }
 

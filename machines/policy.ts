@@ -17,14 +17,22 @@ export interface Sample {
   readonly tool?: ToolUse;
 }
 
-export type Action = 'compact' | 'clear' | 'archive-terminate';
+/** The agent's rungs, one per tier. */
+export type LadderAction = 'compact' | 'clear' | 'archive-terminate';
+/** stop-tool replaces an agent rung when a child subtree holds the memory (it counts as that tier). */
+export type Action = LadderAction | 'stop-tool';
 
-/** The rung of the ladder each action is (docs/DESIGN.md#the-policy). */
-export const TIER_OF_ACTION: Readonly<Record<Action, 1 | 2 | 3>> = {
+/** The rung of the ladder each agent action is (docs/DESIGN.md#the-policy). */
+export const TIER_OF_ACTION: Readonly<Record<LadderAction, 1 | 2 | 3>> = {
   compact: 1,
   clear: 2,
   'archive-terminate': 3,
 };
+
+/** The tier an action counts as: a stop-tool counts as the rung it replaced (1 if unknown). */
+export function tierOfAction(action: Action, replaces?: LadderAction): 1 | 2 | 3 {
+  return action === 'stop-tool' ? TIER_OF_ACTION[replaces ?? 'compact'] : TIER_OF_ACTION[action];
+}
 export type Speed = 'relaxed' | 'fast' | 'urgent';
 export type LadderState = 'idle' | 'compacted' | 'cleared';
 
@@ -87,6 +95,8 @@ export interface Decision {
   readonly growthBytesPerSec: number;
   /** The sample's largest child subtree of the agent, when it carried one. */
   readonly tool?: ToolUse;
+  /** With action stop-tool: the agent rung it replaced (and counts as). */
+  readonly replaces?: LadderAction;
 }
 
 export const INITIAL_FACTS: LadderFacts = {
@@ -154,7 +164,7 @@ function chooseAction(
   tMs: number,
   ratio: number,
   config: PolicyConfig,
-): { action: Action | null; reason: Reason } {
+): { action: LadderAction | null; reason: Reason } {
   const inWindow = compactInWindow(facts, tMs, config);
   if (ratio >= config.terminateAt && inWindow && facts.tier3Armed) {
     return { action: 'archive-terminate', reason: 'tier3-archive-terminate' };
@@ -177,6 +187,19 @@ function chooseAction(
     reason:
       ratio >= config.terminateAt && !facts.tier3Armed ? 'tier3-disarmed' : 'compact-window-open',
   };
+}
+
+/**
+ * The stop-tool rung (docs/DESIGN.md#whose-memory-it-is): with `tools: stop`, a rung is due and
+ * the sample's largest child subtree holds at least toolShareAt of the working set.
+ */
+export function toolHoldsTheMemory(
+  sample: Sample,
+  usedBytes: number,
+  config: PolicyConfig,
+): boolean {
+  if (config.tools !== 'stop' || sample.tool === undefined || usedBytes <= 0) return false;
+  return sample.tool.bytes / usedBytes >= config.toolShareAt;
 }
 
 /** The next action threshold above `ratio` (the limit itself once all are passed). */
@@ -267,6 +290,8 @@ export function decide(
   const usedBytes = usedBytesOf(sample, config.metric);
   const ratio = usedBytes / sample.limit;
   const { action, reason } = chooseAction(facts, tMs, ratio, config);
+  // The facts below follow the agent rung even when stop-tool replaces it: it counts as that tier.
+  const stopsTool = action !== null && toolHoldsTheMemory(sample, usedBytes, config);
   const elapsedMs = facts.previous === null ? 0 : tMs - facts.previous.t;
   const growthBytesPerSec =
     elapsedMs > 0 ? ((usedBytes - (facts.previous?.usedBytes ?? usedBytes)) / elapsedMs) * 1000 : 0;
@@ -300,13 +325,14 @@ export function decide(
       ratio,
       usedBytes,
       limitBytes: sample.limit,
-      action,
+      action: stopsTool ? 'stop-tool' : action,
       reason,
       speed: polling.speed,
       nextPollMs,
       nextSampleAtMs: tMs + nextPollMs,
       growthBytesPerSec,
       ...(sample.tool === undefined ? {} : { tool: sample.tool }),
+      ...(stopsTool && action !== null ? { replaces: action } : {}),
     },
   };
 }

@@ -15,7 +15,7 @@ import {
   type AgentStartedEvent,
   type GovernorContext,
 } from './governor.machine.ts';
-import type { ActionOutcome, PendingAction } from './records.ts';
+import { toolFieldsOf, type ActionOutcome, type PendingAction } from './records.ts';
 import type { Sample } from './policy.ts';
 import { chargeRestart, type RestartBudget } from './restart-budget.ts';
 import { errorMessage } from '../lib/errors.ts';
@@ -120,7 +120,10 @@ export function createSupervisorMachine(options: SupervisorOptions) {
       forwardRequest: enqueueActions(({ enqueue }, params: { request: ActionRequest | null }) => {
         if (params.request === null) return;
         const { seq, action, atMs, ratio, usedBytes, limitBytes } = params.request;
-        const request = { seq, action, atMs, ratio, usedBytes, limitBytes };
+        const request = {
+          ...{ seq, action, atMs, ratio, usedBytes, limitBytes },
+          ...toolFieldsOf(params.request),
+        };
         enqueue.sendParent({ type: 'ACTION.REQUESTED', request });
       }),
     },
