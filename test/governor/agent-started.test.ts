@@ -1,7 +1,10 @@
 // Tier 3 re-arms for each new agent incarnation (docs/DESIGN.md#the-policy): an AGENT.STARTED
 // event with a new pid:startTicks re-arms it, the same incarnation reported again does not, and a
 // restored snapshot keeps which incarnation it was armed for.
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { attachedAgent } from '../../actors/agent.ts';
+import { memoryLog } from '../../actors/log.ts';
 import { createActor, type Snapshot } from 'xstate';
 import { DEFAULT_POLICY } from '../../machines/config.ts';
 import {
@@ -82,5 +85,16 @@ describe('tier 3 and agent incarnations', () => {
     expect(restored.sample(1_300, 0.95)).toBeNull();
     restored.started(102, 6_000, 1_400);
     expect(restored.sample(1_500, 0.95)).toBe('archive-terminate');
+  });
+});
+
+describe('the identity the sampler asks for at every sample', () => {
+  it('an attached pid that is not running is logged once, not at every sample', () => {
+    // A pid that was just used and has exited (reaped by spawnSync).
+    const exited = spawnSync('true').pid;
+    const log = memoryLog();
+    const agent = attachedAgent({ pid: exited, pidfile: null }, log);
+    for (let sample = 0; sample < 5; sample++) expect(agent.identity()).toBeNull();
+    expect(log.records.filter((r) => r.message === 'agent process not found')).toHaveLength(1);
   });
 });
