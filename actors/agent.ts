@@ -64,12 +64,18 @@ export function attachedAgent(
       return null;
     }
   };
+  // The sampler asks for the identity at every sample (to see a new incarnation): a pid that is
+  // not running is logged once until another pid is named, not at every sample.
+  let missingPid: number | null = null;
   const adopt = (pid: number): ProcessIdentity | null => {
     const found = identify(pid);
     if (found.isErr()) {
-      log.warn('agent process not found', { pid, detail: found.error.detail });
+      if (missingPid !== pid)
+        log.warn('agent process not found', { pid, detail: found.error.detail });
+      missingPid = pid;
       return null;
     }
+    missingPid = null;
     return found.value;
   };
   if (target.pid !== null) {

@@ -17,12 +17,13 @@ import type { Tmux } from '../adapters/tmux.ts';
 import type { TmuxTransportOptions } from '../transports/tmux.ts';
 import type { DaemonConfig, TransportKind } from '../machines/daemon-config.ts';
 import type { PendingAction } from '../machines/records.ts';
-import { TIER_OF_ACTION } from '../machines/policy.ts';
+import { tierOfAction } from '../machines/policy.ts';
 import { profileFor, type AgentProfile } from '../agents/index.ts';
 import type { AgentHandle } from './agent.ts';
 import type { PerformResult } from './executor.ts';
 import type { Log } from './log.ts';
 import { TRANSPORTS } from '../transports/index.ts';
+import { stopTool } from './stop-tool.ts';
 
 export interface PerformDeps {
   readonly config: DaemonConfig;
@@ -169,7 +170,7 @@ async function archiveAll(
     extraManifest: {
       ...profileExtra,
       seq: request.seq,
-      tier: TIER_OF_ACTION[request.action],
+      tier: tierOfAction(request.action, request.replaces),
       ratio: request.ratio,
       usedBytes: request.usedBytes,
       limitBytes: request.limitBytes,
@@ -241,6 +242,14 @@ export function createPerform(deps: PerformDeps) {
     if (deps.config.dryRun)
       return { outcome: 'skipped', detail: `dry run: would ${request.action}` };
     if (request.action === 'archive-terminate') return archiveThenTerminate(request, deps);
+    if (request.action === 'stop-tool') {
+      const { agent, log } = deps;
+      return stopTool(request, signal, {
+        agent,
+        log,
+        killAfterMs: deps.config.agent.toolKillAfterMs,
+      });
+    }
     const result = await sendRung({ ...request, action: request.action }, signal, deps);
     if (request.action !== 'compact' || result.outcome !== 'ok') return result;
     // Tier 1 checkpoint: if the kernel wins a later race, a recent archive is still there, and

@@ -6,8 +6,9 @@ import type { JournalRecord } from '../adapters/journal.ts';
 import type { DaemonMetrics } from '../adapters/metrics.ts';
 import type { PolicyConfig } from '../machines/config.ts';
 import { stateString, type GovernorContext } from '../machines/governor.machine.ts';
-import { TIER_OF_ACTION, type Decision } from '../machines/policy.ts';
+import { tierOfAction, type Decision } from '../machines/policy.ts';
 import { tierOf } from '../machines/records.ts';
+import type { ToolUse } from '../machines/attribution.ts';
 import type {
   ChildName,
   SupervisorContext,
@@ -94,6 +95,7 @@ export function createReporting(ports: ReportingPorts) {
         tier,
         pollIntervalMs: decision.nextPollMs,
         oomKills: governor.oom.kills,
+        ...(decision.tool === undefined ? {} : { toolBytes: decision.tool.bytes }),
       });
       if (event.type !== 'GOVERNOR.DECIDED' || event.sample === null) return;
       ports.journal({
@@ -108,6 +110,7 @@ export function createReporting(ports: ReportingPorts) {
         action: decision.action,
         reason: decision.reason,
         nextPollMs: decision.nextPollMs,
+        ...(decision.tool === undefined ? {} : { tool: journalTool(decision.tool) }),
       });
     },
     reportResult: ({ context, event }: ActionArgs): void => {
@@ -126,7 +129,7 @@ export function createReporting(ports: ReportingPorts) {
       const action = record?.action ?? 'unknown';
       metrics?.actionFinished({
         action,
-        tier: record === undefined ? 0 : TIER_OF_ACTION[record.action],
+        tier: record === undefined ? 0 : tierOfAction(record.action, record.replaces),
         outcome: event.outcome,
         durationMs: event.durationMs,
       });
@@ -150,6 +153,11 @@ export function createReporting(ports: ReportingPorts) {
       metrics?.readFailed();
     },
   };
+}
+
+/** The tool as the journal keeps it: what a reader needs, not the start time. */
+function journalTool(tool: ToolUse): NonNullable<JournalRecord & { kind: 'sample' }>['tool'] {
+  return { pid: tool.pid, pgid: tool.pgid, bytes: tool.bytes, command: tool.command };
 }
 
 /** The governor child's state value as one string, or '' while no governor runs. */
@@ -195,6 +203,8 @@ function reportDecision(
     speed: decision.speed,
     nextPollMs: decision.nextPollMs,
     growthBytesPerSec: Math.round(decision.growthBytesPerSec),
+    ...(decision.replaces === undefined ? {} : { replaces: decision.replaces }),
+    ...(decision.tool === undefined ? {} : { tool: decision.tool }),
   };
   if (decision.action !== null) log.warn('decision', record);
   else log.debug('decision', record);

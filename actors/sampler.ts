@@ -8,6 +8,9 @@ import { watchFileChanges, type FileWatch } from '../adapters/cgroup/watch.ts';
 import type { Result } from 'neverthrow';
 import { errorMessage } from '../lib/errors.ts';
 import type { Log } from './log.ts';
+import type { ProcessIdentity } from '../adapters/proc.ts';
+import { incarnationKey } from '../machines/policy.ts';
+import type { ToolUse } from '../machines/attribution.ts';
 
 export interface SamplerPorts {
   /** One consistent reading of the cgroup; returns errors as values (a throw is a crash). */
@@ -19,6 +22,16 @@ export interface SamplerPorts {
    * change. Returns a closer, or null where nothing can be watched (cgroup v1).
    */
   readonly watchEvents?: (onChange: () => void) => { close(): Promise<void> } | null;
+  /**
+   * The governed agent's verified identity now, or null when none is known. Each new incarnation
+   * (pid + start time) is reported as AGENT.STARTED before the sample that first sees it.
+   */
+  readonly agentIdentity?: () => ProcessIdentity | null;
+  /**
+   * The largest child subtree of the agent in this reading (actors/attribution.ts), or null; only
+   * called on a successful read, and the sample carries what it returns.
+   */
+  readonly attribute?: (reading: CgroupReading) => ToolUse | null;
 }
 
 export function createSamplerLogic(ports: SamplerPorts) {
@@ -42,11 +55,21 @@ export function createSamplerLogic(ports: SamplerPorts) {
           });
         }
       };
+      let reportedAgent: string | null = null;
+      const reportAgent = (t: number): void => {
+        const identity = ports.agentIdentity?.() ?? null;
+        if (identity === null || incarnationKey(identity) === reportedAgent) return;
+        reportedAgent = incarnationKey(identity);
+        const { pid, startTicks } = identity;
+        sendBack({ type: 'AGENT.STARTED', pid, startTicks, atMs: t });
+      };
       const readAndReport = (): void => {
         const t = ports.now();
+        reportAgent(t);
         const reading = ports.read();
         if (reading.isOk()) {
           const r = reading.value;
+          const tool = ports.attribute?.(r) ?? null;
           sendBack({
             type: 'SAMPLE',
             sample: {
@@ -54,6 +77,7 @@ export function createSamplerLogic(ports: SamplerPorts) {
               current: r.currentBytes,
               inactiveFile: r.inactiveFileBytes,
               limit: r.limitBytes,
+              ...(tool === null ? {} : { tool }),
             },
             oomKills: r.oomKills,
           });

@@ -50,9 +50,16 @@ export interface JournalSampleRecord {
   readonly state: string;
   /** 0..3 */
   readonly tier: number;
-  readonly action: null | 'compact' | 'clear' | 'archive-terminate';
+  readonly action: null | 'compact' | 'clear' | 'archive-terminate' | 'stop-tool';
   readonly reason: string;
   readonly nextPollMs: number;
+  /** The agent's largest child subtree at this sample, when the sampler attributed it. */
+  readonly tool?: {
+    readonly pid: number;
+    readonly pgid: number;
+    readonly bytes: number;
+    readonly command: string;
+  };
 }
 
 /** One per finished action. */
@@ -342,7 +349,12 @@ export type JournalLine =
   | { readonly kind: 'other'; readonly name: string }
   | { readonly kind: 'blank' };
 
-const ACTIONS: ReadonlySet<unknown> = new Set(['compact', 'clear', 'archive-terminate']);
+const ACTIONS: ReadonlySet<unknown> = new Set([
+  'compact',
+  'clear',
+  'archive-terminate',
+  'stop-tool',
+]);
 
 function describe(value: unknown): string {
   const text = JSON.stringify(value) ?? 'nothing';
@@ -360,7 +372,7 @@ function sampleProblem(r: Record<string, unknown>): string | null {
     return `"tier" must be 0, 1, 2 or 3 (got ${describe(r.tier)})`;
   }
   if (r.action !== null && !ACTIONS.has(r.action)) {
-    return `"action" must be null, "compact", "clear" or "archive-terminate" (got ${describe(r.action)})`;
+    return `"action" must be null, "compact", "clear", "archive-terminate" or "stop-tool" (got ${describe(r.action)})`;
   }
   if (typeof r.reason !== 'string') return `"reason" must be a string (got ${describe(r.reason)})`;
   if (!isCount(r.nextPollMs)) {

@@ -19,6 +19,8 @@ export interface MetricsDecision {
   readonly pollIntervalMs: number;
   /** Kernel OOM kills the governor has counted (persisted across restarts). */
   readonly oomKills: number;
+  /** Bytes of the agent's largest child subtree when the sample was attributed; else absent. */
+  readonly toolBytes?: number;
 }
 
 export interface MetricsResult {
@@ -88,6 +90,10 @@ function buildMetrics(prom: typeof PromClient, states: readonly string[]): Daemo
     'memgov_poll_interval_seconds',
     'Delay the governor chose before the next sample.',
   );
+  const toolBytes = gauge(
+    'memgov_tool_bytes',
+    "Bytes of the agent's largest child subtree at the last sample (0 when none was attributed).",
+  );
   const samples = counter('memgov_samples_total', 'Samples the governor decided on.');
   const readFailures = counter('memgov_sample_read_failures_total', 'Cgroup reads that failed.');
   const actions = counter('memgov_actions_total', 'Finished actions by tier, action and outcome.', [
@@ -125,6 +131,7 @@ function buildMetrics(prom: typeof PromClient, states: readonly string[]): Daemo
       workingSet.set(decision.workingSetBytes);
       tier.set(decision.tier);
       pollInterval.set(decision.pollIntervalMs / 1000);
+      toolBytes.set(decision.toolBytes ?? 0);
       // The governor's count survives restarts; this counter counts what this process saw.
       if (oomKillsSeen !== null && decision.oomKills > oomKillsSeen)
         oomKills.inc(decision.oomKills - oomKillsSeen);

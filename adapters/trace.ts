@@ -12,6 +12,28 @@ export interface TraceSample {
   readonly current: number;
   readonly inactiveFile: number;
   readonly limit: number;
+  /** The agent's largest child subtree, when the line carries one (a journal's sample lines do). */
+  readonly tool?: TraceTool;
+}
+
+/** A trace line's `tool`: `{pid, pgid, bytes, command}`, `startTicks` optional (0 when absent). */
+export interface TraceTool {
+  readonly pid: number;
+  readonly pgid: number;
+  readonly startTicks: number;
+  readonly bytes: number;
+  readonly command: string;
+}
+
+/** The line's `tool` when well formed, else null. */
+function toolOf(value: unknown): TraceTool | null {
+  if (value === null || typeof value !== 'object') return null;
+  const v = value as Record<string, unknown>;
+  const { pid, pgid, bytes, command } = v;
+  const startTicks = v.startTicks ?? 0;
+  if (!isByteCount(pid) || !isByteCount(pgid) || !isByteCount(bytes)) return null;
+  if (!isByteCount(startTicks) || typeof command !== 'string') return null;
+  return { pid, pgid, startTicks, bytes, command };
 }
 
 export interface TraceError {
@@ -82,6 +104,7 @@ export function sampleOf(
   const inactiveFile = hasCurrent && r.inactiveFile !== undefined ? r.inactiveFile : 0;
   if (isByteCount(t) && isByteCount(current) && isByteCount(inactiveFile) && isByteCount(limit)) {
     if (limit <= 0) return err({ line, detail: '"limit" must be above 0' });
+    if (r.tool !== undefined) return withTool({ t, current, inactiveFile, limit }, r.tool, line);
     // The common exact shape is already a TraceSample: reuse it rather than copy it.
     if (hasCurrent && r.inactiveFile !== undefined) return ok(r as unknown as TraceSample);
     return ok({ t, current, inactiveFile, limit });
@@ -90,6 +113,17 @@ export function sampleOf(
     (key) => !isByteCount(key === 'inactiveFile' ? inactiveFile : r[key]),
   ) as string;
   return err({ line, detail: fieldProblem(r, bad) });
+}
+
+function withTool(
+  sample: TraceSample,
+  raw: unknown,
+  line: number,
+): Result<TraceSample, TraceError> {
+  const tool = toolOf(raw);
+  if (tool !== null) return ok({ ...sample, tool });
+  const detail = `"tool" must be {"pid", "pgid", "bytes", "command"} (got ${JSON.stringify(raw)?.slice(0, 60) ?? 'nothing'})`;
+  return err({ line, detail });
 }
 
 /**

@@ -1,6 +1,7 @@
 // The daemon's opening steps, each a leaf call with its failure logged: the cgroup to govern, the
 // single-instance lock (docs/DESIGN.md#persistence), and what a crash left in the archive dir.
 import { hostname } from 'node:os';
+import type { Result } from 'neverthrow';
 import { removeCrashedTemps } from '../adapters/archive/list.ts';
 import { formatCgroupError } from '../adapters/cgroup/parse.ts';
 import {
@@ -105,4 +106,23 @@ function limitFacts(reading: CgroupReading) {
   const { limitBytes, limitSource, workingSetBytes } = reading;
   const ratio = limitBytes > 0 ? Number((workingSetBytes / limitBytes).toFixed(4)) : null;
   return { limitBytes, limitMiB: Math.round(limitBytes / MIB), limitSource, ratio };
+}
+
+type Read = () => Result<CgroupReading, string>;
+
+/**
+ * The sampler's read: the cgroup reader's, its errors as text, through the fault injector tests
+ * give (`inject`), and each success told to the read-failure log (which then says it recovered).
+ */
+export function trackedRead(
+  reader: CgroupReader,
+  succeeded: () => void,
+  inject?: (real: Read) => Result<CgroupReading, string>,
+): Read {
+  return () => {
+    const real: Read = () => reader.read().mapErr(formatCgroupError);
+    const reading = inject ? inject(real) : real();
+    if (reading.isOk()) succeeded();
+    return reading;
+  };
 }

@@ -5,7 +5,6 @@
 // persist and report -> stop. Returns the process exit code.
 import { createActor } from 'xstate';
 import type { Result } from 'neverthrow';
-import { formatCgroupError } from '../adapters/cgroup/parse.ts';
 import type { CgroupReader, CgroupReading } from '../adapters/cgroup/reader.ts';
 import type { MemgovConfig } from './config.ts';
 import type { GovernorContext } from '../machines/governor.machine.ts';
@@ -20,10 +19,17 @@ import {
   type Persister,
 } from '../actors/persistence.ts';
 import { createPerform } from '../actors/perform.ts';
+import { largestTool } from '../actors/attribution.ts';
 import { createReporting, readFailureLog } from '../actors/reporting.ts';
 import { createSamplerLogic, watchEventsFile } from '../actors/sampler.ts';
 import { startAgent, type GovernedAgent } from './daemon-agent.ts';
-import { cleanArchiveLeftovers, logStarted, openCgroup, takeLock } from './daemon-open.ts';
+import {
+  cleanArchiveLeftovers,
+  logStarted,
+  openCgroup,
+  takeLock,
+  trackedRead,
+} from './daemon-open.ts';
 import { runUntilStopped } from './daemon-stop.ts';
 import { EXIT_FAILURE } from './io.ts';
 
@@ -110,12 +116,8 @@ function wireSupervisor(w: Wiring) {
   const { config, log } = w.options;
   const { daemon, policy } = config;
   const readFailures = readFailureLog(log, w.now);
-  const read = (): Result<CgroupReading, string> => {
-    const real = (): Result<CgroupReading, string> => w.reader.read().mapErr(formatCgroupError);
-    const reading = w.options.read ? w.options.read(real) : real();
-    if (reading.isOk()) readFailures.succeeded();
-    return reading;
-  };
+  const read = trackedRead(w.reader, readFailures.succeeded, w.options.read);
+  const { agent } = w.governed;
   const watchEvents =
     w.reader.handle().version === 2 ? watchEventsFile(w.reader, log, w.moves) : null;
   return createSupervisorMachine({ policy, budget: daemon.supervisor }).provide({
@@ -123,6 +125,13 @@ function wireSupervisor(w: Wiring) {
       sampler: createSamplerLogic({
         read,
         now: w.now,
+        agentIdentity: () => agent.identity(),
+        attribute: largestTool({
+          policy,
+          agentPid: () => agent.identity()?.pid ?? null,
+          memgovPid: process.pid,
+          log,
+        }),
         ...(watchEvents === null ? {} : { watchEvents }),
       }),
       executor: createExecutorLogic({

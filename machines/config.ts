@@ -30,6 +30,13 @@ export interface PolicyConfig {
   readonly assumedGrowthBytesPerSec: number;
   /** Urgent when the limit is projected within this many of the current intervals. */
   readonly urgentHorizonIntervals: number;
+  /**
+   * stop: when the agent's largest child subtree holds at least toolShareAt of the working set,
+   * the rung is stop-tool instead of the agent action; ignore: the agent rungs only.
+   */
+  readonly tools: 'stop' | 'ignore';
+  /** The share of the working set a child subtree must hold for the stop-tool rung. */
+  readonly toolShareAt: number;
 }
 
 export const DEFAULT_POLICY: PolicyConfig = {
@@ -46,6 +53,8 @@ export const DEFAULT_POLICY: PolicyConfig = {
   fastPollHysteresis: 0.05,
   assumedGrowthBytesPerSec: 200 * 1024 * 1024,
   urgentHorizonIntervals: 2,
+  tools: 'stop',
+  toolShareAt: 0.5,
 };
 
 export const POLICY_KEYS = Object.keys(DEFAULT_POLICY) as readonly (keyof PolicyConfig)[];
@@ -69,7 +78,13 @@ export function formatConfigIssue(issue: ConfigIssue): string {
   return `${issue.source}: ${key}: ${issue.message}`;
 }
 
-type NumericKey = Exclude<keyof PolicyConfig, 'metric'>;
+/** The keys whose value is one of a few words; the rest are numbers. */
+const CHOICES = {
+  metric: ['workingSet', 'current'],
+  tools: ['stop', 'ignore'],
+} as const satisfies Partial<Record<keyof PolicyConfig, readonly string[]>>;
+
+type NumericKey = Exclude<keyof PolicyConfig, keyof typeof CHOICES>;
 
 interface NumberRule {
   readonly min: number;
@@ -94,6 +109,7 @@ const RULES: Readonly<Record<NumericKey, NumberRule>> = {
   fastPollHysteresis: { min: 0, max: 1, integer: false, unit: 'a ratio' },
   assumedGrowthBytesPerSec: { min: 1, max: 2 ** 50, integer: false, unit: 'bytes per second' },
   urgentHorizonIntervals: { min: 0, max: 1000, integer: false, unit: 'a count of intervals' },
+  toolShareAt: { min: 0.01, max: 1, integer: false, unit: 'a ratio' },
 };
 
 /** Accepts numbers, and numeric strings (values from env and flags arrive as strings). */
@@ -178,13 +194,11 @@ export function resolvePolicy(
       issues.push({ key, source, message: `unknown setting (known: ${POLICY_KEYS.join(', ')})` });
       continue;
     }
-    if (key === 'metric') {
-      if (value !== 'workingSet' && value !== 'current') {
-        issues.push({
-          key,
-          source,
-          message: `must be "workingSet" or "current" (got ${quoteValue(value)})`,
-        });
+    if (key === 'metric' || key === 'tools') {
+      const words: readonly string[] = CHOICES[key];
+      if (typeof value !== 'string' || !words.includes(value)) {
+        const allowed = words.map((w) => `"${w}"`).join(' or ');
+        issues.push({ key, source, message: `must be ${allowed} (got ${quoteValue(value)})` });
       } else merged[key] = value;
       continue;
     }

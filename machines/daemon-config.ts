@@ -37,6 +37,11 @@ export interface AgentConfig {
   readonly terminateGraceMs: number;
   /** Opt-in: SIGKILL this long after SIGTERM if the agent is still alive. */
   readonly killAfterMs: number | null;
+  /**
+   * stop-tool: SIGKILL what is left of the tool's subtree this long after its SIGTERM. 3 s: a
+   * build or test runner that traps SIGTERM gets time to exit, while memory may still climb.
+   */
+  readonly toolKillAfterMs: number;
   /** The agent's tmux pane (`agent:0.0`, `%3`) when attaching over tmux; null otherwise. */
   readonly tmuxTarget: string | null;
   /** The tmux server: a socket path (holds a `/`, tmux -S) or a socket name (tmux -L). */
@@ -112,6 +117,7 @@ export function defaultDaemonConfig(agentData: string): DaemonConfig {
       actionTimeoutMs: 60_000,
       terminateGraceMs: 10_000,
       killAfterMs: null,
+      toolKillAfterMs: 3_000,
       tmuxTarget: null,
       tmuxSocket: null,
       enterKey: null,
@@ -306,6 +312,7 @@ const AGENT_KEYS = [
   'actionTimeoutMs',
   'terminateGraceMs',
   'killAfterMs',
+  'toolKillAfterMs',
   'tmuxTarget',
   'tmuxSocket',
   'enterKey',
@@ -313,9 +320,12 @@ const AGENT_KEYS = [
   'idleDeadlineMs',
 ];
 
-/** The `agent` section over `a`; `commands` and `commandArgv` are sections of their own. */
-function readAgent(reader: Reader, raw: unknown, a: AgentConfig): AgentConfig {
-  const agentRaw = readSection(reader, 'agent', raw, AGENT_KEYS);
+/** `agent.commands` (typed text) and `agent.commandArgv` (argv per action), each a section. */
+function readRungCommands(
+  reader: Reader,
+  agentRaw: Raw,
+  a: AgentConfig,
+): Pick<AgentConfig, 'commands' | 'commandArgv'> {
   const commandsRaw = readSection(reader, 'agent.commands', agentRaw.commands, [
     'compact',
     'clear',
@@ -329,6 +339,27 @@ function readAgent(reader: Reader, raw: unknown, a: AgentConfig): AgentConfig {
     if (value === null) return null;
     return readString(reader, `agent.commands.${action}`, value, a.commands[action] ?? '');
   };
+  return {
+    commands: {
+      compact: commandsRaw.compact === undefined ? a.commands.compact : commandText('compact'),
+      clear: commandsRaw.clear === undefined ? a.commands.clear : commandText('clear'),
+    },
+    commandArgv: {
+      compact:
+        argvRaw.compact === undefined
+          ? a.commandArgv.compact
+          : readArgv(reader, 'agent.commandArgv.compact', argvRaw.compact),
+      clear:
+        argvRaw.clear === undefined
+          ? a.commandArgv.clear
+          : readArgv(reader, 'agent.commandArgv.clear', argvRaw.clear),
+    },
+  };
+}
+
+/** The `agent` section over `a`. */
+function readAgent(reader: Reader, raw: unknown, a: AgentConfig): AgentConfig {
+  const agentRaw = readSection(reader, 'agent', raw, AGENT_KEYS);
   const nullableInt = (key: string, value: unknown, fallback: number | null): number | null =>
     value === null
       ? null
@@ -355,20 +386,7 @@ function readAgent(reader: Reader, raw: unknown, a: AgentConfig): AgentConfig {
             TRANSPORT_KINDS,
             'none',
           ),
-    commands: {
-      compact: commandsRaw.compact === undefined ? a.commands.compact : commandText('compact'),
-      clear: commandsRaw.clear === undefined ? a.commands.clear : commandText('clear'),
-    },
-    commandArgv: {
-      compact:
-        argvRaw.compact === undefined
-          ? a.commandArgv.compact
-          : readArgv(reader, 'agent.commandArgv.compact', argvRaw.compact),
-      clear:
-        argvRaw.clear === undefined
-          ? a.commandArgv.clear
-          : readArgv(reader, 'agent.commandArgv.clear', argvRaw.clear),
-    },
+    ...readRungCommands(reader, agentRaw, a),
     pid:
       agentRaw.pid === undefined
         ? a.pid
@@ -394,6 +412,14 @@ function readAgent(reader: Reader, raw: unknown, a: AgentConfig): AgentConfig {
       MAX_MS,
     ),
     killAfterMs: nullableInt('agent.killAfterMs', agentRaw.killAfterMs, a.killAfterMs),
+    toolKillAfterMs: readInt(
+      reader,
+      'agent.toolKillAfterMs',
+      agentRaw.toolKillAfterMs,
+      a.toolKillAfterMs,
+      0,
+      MAX_MS,
+    ),
     tmuxTarget: nullableString('agent.tmuxTarget', agentRaw.tmuxTarget, a.tmuxTarget),
     tmuxSocket: nullableString('agent.tmuxSocket', agentRaw.tmuxSocket, a.tmuxSocket),
     enterKey: readEnterKey(reader, agentRaw.enterKey, a.enterKey),

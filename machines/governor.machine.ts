@@ -6,7 +6,9 @@
 import { assign, enqueueActions, setup } from 'xstate';
 import type { PolicyConfig } from './config.ts';
 import {
+  agentStarted,
   decide,
+  incarnationKey,
   INITIAL_FACTS,
   ladderStateOf,
   type Decision,
@@ -24,6 +26,7 @@ import {
   interruptPending,
   pendingOf,
   tierOf,
+  toolFieldsOf,
   type ActionRecord,
   type ActionResult,
   type OomRecord,
@@ -51,7 +54,17 @@ export type GovernorEvent =
       readonly oomKills?: number;
     }
   | ({ readonly type: 'ACTION.RESULT' } & ActionResult)
-  | { readonly type: 'ACTIONS.INTERRUPTED'; readonly detail: string; readonly atMs: number };
+  | { readonly type: 'ACTIONS.INTERRUPTED'; readonly detail: string; readonly atMs: number }
+  /** A new agent incarnation: a relaunch, or a new agent PID in attach mode (re-arms tier 3). */
+  | AgentStartedEvent;
+
+export interface AgentStartedEvent {
+  readonly type: 'AGENT.STARTED';
+  readonly pid: number;
+  /** Start time from /proc/PID/stat (clock ticks after boot): with the pid, the incarnation. */
+  readonly startTicks: number;
+  readonly atMs: number;
+}
 
 export interface GovernorInput {
   /** A context to resume from (restored state, or a restarted governor); null for fresh. */
@@ -124,6 +137,11 @@ export function createGovernorMachine(config: PolicyConfig) {
           ),
         };
       }),
+      recordAgentStarted: assign(({ context, event }) =>
+        event.type === 'AGENT.STARTED'
+          ? { facts: agentStarted(context.facts, incarnationKey(event)) }
+          : {},
+      ),
       recordResult: assign(({ context, event }) =>
         event.type === 'ACTION.RESULT' ? { actions: applyResult(context.actions, event) } : {},
       ),
@@ -165,6 +183,9 @@ export function createGovernorMachine(config: PolicyConfig) {
         ],
       },
       'ACTION.RESULT': { actions: ['recordResult', { type: 'notify', params: { sample: null } }] },
+      'AGENT.STARTED': {
+        actions: ['recordAgentStarted', { type: 'notify', params: { sample: null } }],
+      },
       'ACTIONS.INTERRUPTED': {
         actions: ['recordInterrupted', { type: 'notify', params: { sample: null } }],
       },
@@ -204,7 +225,8 @@ export function createGovernorMachine(config: PolicyConfig) {
             always: { guard: 'tier3Disarmed', target: 'disarmed' },
           },
           disarmed: {
-            description: 'Fired; re-arms once a ratio below compactAt is seen.',
+            description:
+              'Fired; re-arms once a ratio below compactAt is seen or a new agent incarnation starts.',
             always: { guard: 'tier3Armed', target: 'armed' },
           },
         },
@@ -251,6 +273,7 @@ function requestOf(context: GovernorContext): ActionRequest | null {
     ratio: decision.ratio,
     usedBytes: decision.usedBytes,
     limitBytes: decision.limitBytes,
+    ...toolFieldsOf(decision),
   };
 }
 

@@ -1,6 +1,7 @@
 // The governor's policy as pure functions (docs/DESIGN.md#the-policy). No I/O and no clock: time is the
 // sample's `t`. The statechart in governor.machine.ts calls `decide` once per sample and mirrors
 // the resulting ladder facts as explicit states.
+import type { ToolUse } from './attribution.ts';
 import type { PolicyConfig } from './config.ts';
 
 /** One reading of the cgroup. Bytes; `t` is wall-clock milliseconds. */
@@ -9,16 +10,29 @@ export interface Sample {
   readonly current: number;
   readonly inactiveFile: number;
   readonly limit: number;
+  /**
+   * The agent's largest child subtree, when the sampler attributed this sample (at or above
+   * compactAt) and the agent has children; a trace line may carry it too.
+   */
+  readonly tool?: ToolUse;
 }
 
-export type Action = 'compact' | 'clear' | 'archive-terminate';
+/** The agent's rungs, one per tier. */
+export type LadderAction = 'compact' | 'clear' | 'archive-terminate';
+/** stop-tool replaces an agent rung when a child subtree holds the memory (it counts as that tier). */
+export type Action = LadderAction | 'stop-tool';
 
-/** The rung of the ladder each action is (docs/DESIGN.md#the-policy). */
-export const TIER_OF_ACTION: Readonly<Record<Action, 1 | 2 | 3>> = {
+/** The rung of the ladder each agent action is (docs/DESIGN.md#the-policy). */
+export const TIER_OF_ACTION: Readonly<Record<LadderAction, 1 | 2 | 3>> = {
   compact: 1,
   clear: 2,
   'archive-terminate': 3,
 };
+
+/** The tier an action counts as: a stop-tool counts as the rung it replaced (1 if unknown). */
+export function tierOfAction(action: Action, replaces?: LadderAction): 1 | 2 | 3 {
+  return action === 'stop-tool' ? TIER_OF_ACTION[replaces ?? 'compact'] : TIER_OF_ACTION[action];
+}
 export type Speed = 'relaxed' | 'fast' | 'urgent';
 export type LadderState = 'idle' | 'compacted' | 'cleared';
 
@@ -42,7 +56,10 @@ export interface LadderFacts {
   readonly lastCompact: { readonly atMs: number; readonly ratio: number } | null;
   /** A clear was dispatched after `lastCompact`. */
   readonly clearedSinceCompact: boolean;
-  /** Tier 3 may fire; it disarms when it fires and re-arms once a ratio below compactAt is seen. */
+  /**
+   * Tier 3 may fire; it disarms when it fires and re-arms once a ratio below compactAt is seen or
+   * a new agent incarnation starts (`agentStarted`).
+   */
   readonly tier3Armed: boolean;
   /** The previous valid sample, for the growth rate. */
   readonly previous: { readonly t: number; readonly usedBytes: number } | null;
@@ -54,6 +71,12 @@ export interface LadderFacts {
   readonly clockMs: number | null;
   /** The polling speed chosen at the previous sample (for hysteresis). */
   readonly speed: Speed;
+  /**
+   * The agent incarnation tier 3 was last armed for (`pid:startTicks`), so that the same process
+   * reported again (a restarted sampler, a restored memgov) does not re-arm it. Absent in
+   * snapshots written before incarnations were tracked.
+   */
+  readonly agentIncarnation?: string | null;
 }
 
 export interface Decision {
@@ -70,6 +93,10 @@ export interface Decision {
   readonly nextSampleAtMs: number;
   /** Growth of the used bytes since the previous sample, bytes per second (0 when unknown). */
   readonly growthBytesPerSec: number;
+  /** The sample's largest child subtree of the agent, when it carried one. */
+  readonly tool?: ToolUse;
+  /** With action stop-tool: the agent rung it replaced (and counts as). */
+  readonly replaces?: LadderAction;
 }
 
 export const INITIAL_FACTS: LadderFacts = {
@@ -80,6 +107,24 @@ export const INITIAL_FACTS: LadderFacts = {
   clockMs: null,
   speed: 'relaxed',
 };
+
+/** The key of one agent incarnation: a PID with its start time is unique on a host. */
+export function incarnationKey(agent: {
+  readonly pid: number;
+  readonly startTicks: number;
+}): string {
+  return `${agent.pid}:${agent.startTicks}`;
+}
+
+/**
+ * A new agent incarnation started (a relaunch, or a new agent PID in attach mode): tier 3 re-arms,
+ * because a relaunched agent that climbs straight back must meet tier 3 again, never the kernel
+ * (docs/DESIGN.md#the-policy). The same incarnation seen again changes nothing.
+ */
+export function agentStarted(facts: LadderFacts, incarnation: string): LadderFacts {
+  if (facts.agentIncarnation === incarnation) return facts;
+  return { ...facts, tier3Armed: true, agentIncarnation: incarnation };
+}
 
 /** Bytes the policy measures: the working set (page cache is reclaimable) or raw usage. */
 export function usedBytesOf(sample: Sample, metric: PolicyConfig['metric']): number {
@@ -119,7 +164,7 @@ function chooseAction(
   tMs: number,
   ratio: number,
   config: PolicyConfig,
-): { action: Action | null; reason: Reason } {
+): { action: LadderAction | null; reason: Reason } {
   const inWindow = compactInWindow(facts, tMs, config);
   if (ratio >= config.terminateAt && inWindow && facts.tier3Armed) {
     return { action: 'archive-terminate', reason: 'tier3-archive-terminate' };
@@ -142,6 +187,19 @@ function chooseAction(
     reason:
       ratio >= config.terminateAt && !facts.tier3Armed ? 'tier3-disarmed' : 'compact-window-open',
   };
+}
+
+/**
+ * The stop-tool rung (docs/DESIGN.md#whose-memory-it-is): with `tools: stop`, a rung is due and
+ * the sample's largest child subtree holds at least toolShareAt of the working set.
+ */
+export function toolHoldsTheMemory(
+  sample: Sample,
+  usedBytes: number,
+  config: PolicyConfig,
+): boolean {
+  if (config.tools !== 'stop' || sample.tool === undefined || usedBytes <= 0) return false;
+  return sample.tool.bytes / usedBytes >= config.toolShareAt;
 }
 
 /** The next action threshold above `ratio` (the limit itself once all are passed). */
@@ -232,6 +290,8 @@ export function decide(
   const usedBytes = usedBytesOf(sample, config.metric);
   const ratio = usedBytes / sample.limit;
   const { action, reason } = chooseAction(facts, tMs, ratio, config);
+  // The facts below follow the agent rung even when stop-tool replaces it: it counts as that tier.
+  const stopsTool = action !== null && toolHoldsTheMemory(sample, usedBytes, config);
   const elapsedMs = facts.previous === null ? 0 : tMs - facts.previous.t;
   const growthBytesPerSec =
     elapsedMs > 0 ? ((usedBytes - (facts.previous?.usedBytes ?? usedBytes)) / elapsedMs) * 1000 : 0;
@@ -254,6 +314,7 @@ export function decide(
     previous: { t: tMs, usedBytes },
     clockMs: tMs,
     speed: polling.speed,
+    ...(facts.agentIncarnation === undefined ? {} : { agentIncarnation: facts.agentIncarnation }),
   };
   // The sample right after an action comes without waiting: its effect decides the next rung.
   const nextPollMs = action === null ? polling.nextPollMs : 0;
@@ -264,12 +325,14 @@ export function decide(
       ratio,
       usedBytes,
       limitBytes: sample.limit,
-      action,
+      action: stopsTool ? 'stop-tool' : action,
       reason,
       speed: polling.speed,
       nextPollMs,
       nextSampleAtMs: tMs + nextPollMs,
       growthBytesPerSec,
+      ...(sample.tool === undefined ? {} : { tool: sample.tool }),
+      ...(stopsTool && action !== null ? { replaces: action } : {}),
     },
   };
 }

@@ -1,7 +1,14 @@
 // What the governor remembers about its actions and the kernel's: pure bookkeeping kept in the
 // governor's context, so it is persisted with the snapshot and shown by `memgov status`.
 import type { PolicyConfig } from './config.ts';
-import { ladderStateOf, type Action, type Decision, type LadderFacts } from './policy.ts';
+import type { ToolUse } from './attribution.ts';
+import {
+  ladderStateOf,
+  type Action,
+  type Decision,
+  type LadderAction,
+  type LadderFacts,
+} from './policy.ts';
 
 export type ActionOutcome =
   'ok' | 'failed' | 'timed-out' | 'skipped' | 'interrupted' | 'superseded';
@@ -14,6 +21,23 @@ export interface PendingAction {
   readonly ratio: number;
   readonly usedBytes: number;
   readonly limitBytes: number;
+  /** stop-tool: the child subtree to stop, as the sample attributed it. */
+  readonly tool?: ToolUse;
+  /** stop-tool: the agent rung it replaced (and counts as). */
+  readonly replaces?: LadderAction;
+}
+
+/** The stop-tool fields of a decision or request, copied only when present. */
+export function toolFieldsOf(source: {
+  readonly action: Action | null;
+  readonly tool?: ToolUse;
+  readonly replaces?: LadderAction;
+}): Pick<PendingAction, 'tool' | 'replaces'> {
+  if (source.action !== 'stop-tool') return {};
+  return {
+    ...(source.tool === undefined ? {} : { tool: source.tool }),
+    ...(source.replaces === undefined ? {} : { replaces: source.replaces }),
+  };
 }
 
 export interface ActionRecord extends PendingAction {
@@ -65,6 +89,7 @@ export function pendingOf(decision: Decision, seq: number): PendingAction | null
     ratio: decision.ratio,
     usedBytes: decision.usedBytes,
     limitBytes: decision.limitBytes,
+    ...toolFieldsOf(decision),
   };
 }
 

@@ -12,9 +12,10 @@ import type { PolicyConfig } from './config.ts';
 import {
   createGovernorMachine,
   type ActionRequest,
+  type AgentStartedEvent,
   type GovernorContext,
 } from './governor.machine.ts';
-import type { ActionOutcome, PendingAction } from './records.ts';
+import { toolFieldsOf, type ActionOutcome, type PendingAction } from './records.ts';
 import type { Sample } from './policy.ts';
 import { chargeRestart, type RestartBudget } from './restart-budget.ts';
 import { errorMessage } from '../lib/errors.ts';
@@ -67,6 +68,8 @@ export type SupervisorEvent =
       readonly finishedAtMs: number;
     }
   | { readonly type: 'ACTIONS.INTERRUPTED'; readonly detail: string; readonly atMs: number }
+  /** The sampler saw a new agent incarnation; the governor re-arms tier 3 for it. */
+  | AgentStartedEvent
   | { readonly type: 'STOP' };
 
 /** Events the supervisor sends to the sampler. */
@@ -117,7 +120,10 @@ export function createSupervisorMachine(options: SupervisorOptions) {
       forwardRequest: enqueueActions(({ enqueue }, params: { request: ActionRequest | null }) => {
         if (params.request === null) return;
         const { seq, action, atMs, ratio, usedBytes, limitBytes } = params.request;
-        const request = { seq, action, atMs, ratio, usedBytes, limitBytes };
+        const request = {
+          ...{ seq, action, atMs, ratio, usedBytes, limitBytes },
+          ...toolFieldsOf(params.request),
+        };
         enqueue.sendParent({ type: 'ACTION.REQUESTED', request });
       }),
     },
@@ -233,6 +239,7 @@ export function createSupervisorMachine(options: SupervisorOptions) {
           },
           // Sent once after a restore: what was in flight when memgov stopped is not run again.
           'ACTIONS.INTERRUPTED': { actions: ['forwardToGovernor'] },
+          'AGENT.STARTED': { actions: ['forwardToGovernor'] },
           STOP: { target: 'stopped' },
         },
         states: {

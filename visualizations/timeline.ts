@@ -11,7 +11,7 @@
 // per field. The document stays well under 2 MB whatever the input: the tests' worst case (a
 // week of decisions, each an action with a result, every text field 10,000 three-byte
 // characters) makes 0.98 MB.
-export type TimelineAction = 'compact' | 'clear' | 'archive-terminate';
+export type TimelineAction = 'compact' | 'clear' | 'archive-terminate' | 'stop-tool';
 
 /** One governor decision: the sample it saw and what it decided. */
 export interface TimelinePoint {
@@ -91,11 +91,12 @@ const HEADER_CHARS = 2000;
 /** Distinct action/outcome pairs in the summary table; further pairs count as "other". */
 const MAX_OUTCOME_ROWS = 24;
 
-const ACTIONS: readonly TimelineAction[] = ['compact', 'clear', 'archive-terminate'];
+const ACTIONS: readonly TimelineAction[] = ['compact', 'clear', 'archive-terminate', 'stop-tool'];
 const ACTION_COLOURS: Readonly<Record<TimelineAction, string>> = {
   compact: '#1f6fd1',
   clear: '#e07b00',
   'archive-terminate': '#c4161c',
+  'stop-tool': '#6a3d9a',
 };
 const OUTCOME_COLOURS: Readonly<Record<string, string>> = {
   ok: '#2a9d3a',
@@ -363,6 +364,10 @@ function actionShape(action: TimelineAction, x: number, y: number): string {
   if (action === 'clear') {
     return `<rect x="${fixed(x - 5)}" y="${fixed(y - 5)}" width="10" height="10" ${common}/>`;
   }
+  if (action === 'stop-tool') {
+    const d = `M${fixed(x)},${fixed(y - 6.5)}L${fixed(x + 6.5)},${fixed(y)}L${fixed(x)},${fixed(y + 6.5)}L${fixed(x - 6.5)},${fixed(y)}Z`;
+    return `<path d="${d}" ${common}/>`;
+  }
   const d = `M${fixed(x)},${fixed(y - 7)}L${fixed(x + 6.5)},${fixed(y + 5)}L${fixed(x - 6.5)},${fixed(y + 5)}Z`;
   return `<path d="${d}" ${common}/>`;
 }
@@ -568,6 +573,7 @@ function legend(thresholds: TimelineThresholds): string {
     compact: 'compact (tier 1)',
     clear: 'clear (tier 2)',
     'archive-terminate': 'archive and terminate (tier 3)',
+    'stop-tool': 'stop the tool (counts as the tier it replaced)',
   };
   for (const action of ACTIONS) {
     keys.push(

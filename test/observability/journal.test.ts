@@ -295,7 +295,10 @@ describe('reading journal lines', () => {
   it.each([
     [{ ...sample(1), ratio: 'high' }, '"ratio" must be a number, 0 or more (got "high")'],
     [{ ...sample(1), tier: 4 }, '"tier" must be 0, 1, 2 or 3 (got 4)'],
-    [{ ...sample(1), action: 'reboot' }, '"action" must be null, "compact", "clear" or'],
+    [
+      { ...sample(1), action: 'reboot' },
+      '"action" must be null, "compact", "clear", "archive-terminate" or "stop-tool"',
+    ],
     [{ ...sample(1), nextPollMs: -1 }, '"nextPollMs" must be a number, 0 or more (got -1)'],
     [{ ...sample(1), current: 'lots' }, '"current" must be a number (got "lots")'],
     [{ ...result(1, 1), outcome: 3 }, '"outcome" must be a string (got 3)'],

@@ -48,10 +48,8 @@ describe('memgov run logs', () => {
     for (const line of lines) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
     // No runtime block repeated on every line: the start line names the host and pid once.
     for (const line of lines) expect(line).not.toContain('_logMeta');
-    expect(daemon.named('memgov started')[0]).toMatchObject({
-      pid: expect.any(Number),
-      hostname: expect.any(String),
-    });
+    const started = daemon.named('memgov started')[0];
+    expect([typeof started?.pid, typeof started?.hostname]).toEqual(['number', 'string']);
     const records = daemon.named('decision');
     for (const record of records) {
       const fields = Object.keys(record).filter(

@@ -40,6 +40,8 @@ export function startFixtureDaemon(options: {
   readonly daemon?: Readonly<Record<string, unknown>>;
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly prepare?: (work: string) => Readonly<Record<string, unknown>>;
+  /** An agent command for memgov to launch (and relaunch after tier 3); default none. */
+  readonly agentCommand?: readonly string[];
 }): FixtureDaemon {
   const work = mkdtempSync(join(tmpdir(), 'memgov-fx-'));
   const cgroup = join(work, 'cgroup');
@@ -64,7 +66,13 @@ export function startFixtureDaemon(options: {
   const log = memoryLog();
   let stopDaemon: (why: string) => void = () => undefined;
   const stopSignal = new Promise<string>((resolve) => (stopDaemon = resolve));
-  const done = runDaemon({ config, agentCommand: [], log, stopSignal, env: options.env ?? {} });
+  const done = runDaemon({
+    config,
+    agentCommand: options.agentCommand ?? [],
+    log,
+    stopSignal,
+    env: options.env ?? {},
+  });
   const named = (message: string): LogFields[] =>
     log.records.filter((r) => r.message === message).map((r) => r.fields);
   return {
