@@ -109,7 +109,10 @@ export function defaultDaemonConfig(agentData: string): DaemonConfig {
       commandArgv: { compact: null, clear: null },
       pid: null,
       pidfile: null,
-      actionTimeoutMs: 60_000,
+      // A real /compact is a model call over the whole conversation: minutes on a real model
+      // (7-15 s on a local fake with a small history, docs/AGENTS.md), so a minute-long bound
+      // would report good compactions as timed out. Ten minutes still ends a wedged agent's wait.
+      actionTimeoutMs: 600_000,
       terminateGraceMs: 10_000,
       killAfterMs: null,
       tmuxTarget: null,
