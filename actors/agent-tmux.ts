@@ -154,9 +154,11 @@ async function startInPane(
   if (resuming) await answerResumePrompt(agent);
 }
 
-async function rememberSession(agent: PaneAgent, pid: number): Promise<void> {
+/** The session id of the agent in the pane (the profile's process at or below the pane's). */
+async function rememberSession(agent: PaneAgent, pane: ProcessIdentity): Promise<void> {
   const { profile, env } = agent.options;
-  const id = await profile.sessionId(pid, env).catch(() => null);
+  const found = (await profile.findAgent?.(pane, env)) ?? pane;
+  const id = await profile.sessionId(found.pid, env).catch(() => null);
   if (id !== null) agent.lastSessionId = id;
 }
 
@@ -169,7 +171,7 @@ async function watchRun(agent: PaneAgent, run: PaneRun): Promise<void> {
       await onExit(agent, run);
       return;
     }
-    await rememberSession(agent, run.identity.pid);
+    await rememberSession(agent, run.identity);
   }
 }
 
@@ -224,7 +226,7 @@ function oomKilledDuring(
 
 async function onExit(agent: PaneAgent, gone: PaneRun): Promise<void> {
   const { options, log, lifecycle } = agent;
-  await rememberSession(agent, gone.pid);
+  await rememberSession(agent, gone.identity);
   const shown = await deadPaneStatus(agent);
   await bestEffort(agent, ['kill-session', '-t', agent.name]);
   const ranMs = options.now() - gone.startedAtMs;

@@ -44,8 +44,8 @@ const EXIT_POLL_MS = 100;
 /** How often the profile's completion signal (transcript, session file) is read. */
 const COMPLETION_POLL_MS = 250;
 
-/** The agent's identity: the handle's, else the verified process of the configured pane. */
-async function agentIdentity(deps: PerformDeps): Promise<ProcessIdentity | null> {
+/** The handle's identity, else the verified process of the configured pane. */
+async function rootIdentity(deps: PerformDeps): Promise<ProcessIdentity | null> {
   const known = deps.agent.identity();
   if (known !== null) return known;
   const target = paneTarget(deps);
@@ -54,6 +54,18 @@ async function agentIdentity(deps: PerformDeps): Promise<ProcessIdentity | null>
   if (pid.isErr()) return null;
   const found = identify(pid.value);
   return found.isOk() ? found.value : null;
+}
+
+/**
+ * The agent's identity: the process the profile recognises at or below the root (a shell in the
+ * pane started the CLI), else the root itself. Looked up on every action, so a relaunched agent
+ * is found again.
+ */
+async function agentIdentity(deps: PerformDeps): Promise<ProcessIdentity | null> {
+  const root = await rootIdentity(deps);
+  const profile = deps.profile ?? profileFor(deps.config.agent);
+  if (root === null || profile.findAgent === undefined) return root;
+  return (await profile.findAgent(root, deps.env ?? process.env)) ?? root;
 }
 
 function paneTarget(deps: PerformDeps): string | null {

@@ -18,6 +18,7 @@
 import { basename, join } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
 import { fileOwnership, type ProcessIdentity } from '../adapters/proc.ts';
+import { processTree } from '../adapters/proc-tree.ts';
 import {
   existingPaths,
   existsAs,
@@ -201,6 +202,32 @@ export async function sessionForProcess(
       ? { kind: 'matched', session, verifiedBy: owner.verifiedBy }
       : { kind: 'stale', session, detail: owner.detail },
   );
+}
+
+/**
+ * Claude among `root` and its descendants (parents first): the first process whose
+ * `sessions/<pid>.json` is its own (sessionForProcess: procStart equals its start ticks). A shell
+ * in the pane has no such file, and claude runs in a process group of its own there, so the
+ * pane's pid reaches neither its session nor, by signal, claude (docs/AGENTS.md). Null when none
+ * matches or `root` is no longer the process it was.
+ */
+export async function findClaudeProcess(
+  root: ProcessIdentity,
+  env: Env,
+  procRoot?: string,
+): Promise<ProcessIdentity | null> {
+  const tree = processTree(root.pid, procRoot);
+  if (tree.isErr() || tree.value[0]?.startTicks !== root.startTicks) return null;
+  for (const { pid, startTicks, pgrp } of tree.value) {
+    const identity = { pid, startTicks, pgrp };
+    const match = await sessionForProcess(
+      identity,
+      env,
+      procRoot === undefined ? {} : { procRoot },
+    );
+    if (match.isOk() && match.value.kind === 'matched') return identity;
+  }
+  return null;
 }
 
 /** Lists the project directory of `session` and applies clearedSessionId. */
@@ -423,6 +450,7 @@ export function claudeCodeProfile(): AgentProfile {
     commands: { compact: '/compact', clear: '/clear' },
     missingRung: hasNoCommand('claude-code'),
     enterKey: 'Enter',
+    findAgent: (root, env) => findClaudeProcess(root, env).catch(() => null),
     probe: claudeProbe,
     sessionSet: claudeSessionSet,
     sessionId: async (pid, env) => (await claudeSession(pid, env))?.sessionId ?? null,

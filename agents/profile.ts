@@ -5,6 +5,7 @@
 // a process. The types this room shares with machines/ are declared here structurally, so agents/
 // never imports machines/.
 import type { Result } from 'neverthrow';
+import type { ProcessIdentity } from '../adapters/proc.ts';
 import type { Env, SessionFileError } from '../adapters/session-files.ts';
 import type { Predicate, Tmux } from '../adapters/tmux.ts';
 
@@ -83,6 +84,12 @@ export interface AgentProfile {
   /** Why a rung with no command is skipped (logged and returned as the action's detail). */
   readonly missingRung: (action: RungName) => string;
   readonly enterKey: string;
+  /**
+   * The agent's own process among `root` (the pane's process, or the pid memgov was given) and
+   * its descendants, verified by start time: a shell or a wrapper in the pane is normal. Null
+   * when none is recognised (the caller keeps `root`); absent: `root` is the agent. Never rejects.
+   */
+  readonly findAgent?: (root: ProcessIdentity, env: Env) => Promise<ProcessIdentity | null>;
   /** Builds the checks for typing `text` as `action` now. Never rejects. */
   readonly probe: (action: RungName, text: string, ports: ProfilePorts) => Promise<RungProbe>;
   /** The current session's files (for tier 1's checkpoint and tier 3's archive). Never rejects. */

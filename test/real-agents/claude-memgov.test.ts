@@ -3,60 +3,21 @@
 // types into the real pane must be reported as it really went.
 import { existsSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeAnthropic, type FakeAnthropic, lastUserText } from '../support/fake-anthropic.ts';
-import { requireClaudeBinary, startRealClaude, type RealClaude } from '../support/real-claude.ts';
-import { startFixtureDaemon, type FixtureDaemon } from '../support/fixture-daemon.ts';
+import { lastUserText } from '../support/fake-anthropic.ts';
+import { requireClaudeBinary } from '../support/real-claude.ts';
+import {
+  archiveDirOf,
+  archivedFilesHolding,
+  endAll,
+  governClaude,
+  realClaudeWithHistory,
+  resultOf,
+} from '../support/real-claude-memgov.ts';
 import { pollUntil } from '../support/daemon.ts';
-
-const cleanups: (() => Promise<void> | void)[] = [];
 
 beforeAll(requireClaudeBinary);
 
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function realClaudeWithHistory(
-  turns: number,
-): Promise<{ claude: RealClaude; fake: FakeAnthropic }> {
-  const fake = await startFakeAnthropic();
-  cleanups.push(() => fake.close());
-  const claude = startRealClaude({ baseUrl: fake.baseUrl });
-  cleanups.push(() => claude.stop());
-  for (let turn = 1; turn <= turns; turn += 1) {
-    await claude.waitForIdle(30_000);
-    const prompt = `PROMPT-${turn} hello`;
-    await claude.sendLine(prompt);
-    await pollUntil(`turn ${turn} at the fake`, 20_000, () =>
-      fake.messageRequests().find((r) => lastUserText(r.body).includes(prompt)),
-    );
-  }
-  await claude.waitForIdle(30_000);
-  return { claude, fake };
-}
-
-function governClaude(claude: RealClaude, agent: Record<string, unknown> = {}): FixtureDaemon {
-  const pid = claude.findClaudePid() ?? -1;
-  const daemon = startFixtureDaemon({
-    initialRatio: 0.75,
-    env: { HOME: claude.home },
-    daemon: {
-      agent: {
-        profile: 'claude-code',
-        transport: 'tmux',
-        tmuxSocket: claude.socket,
-        tmuxTarget: 'main:0.0',
-        pid,
-        ...agent,
-      },
-    },
-  });
-  cleanups.push(async () => void (await daemon.stop()));
-  return daemon;
-}
-
-const resultOf = (action: string) => (fields: Readonly<Record<string, unknown>>) =>
-  fields.action === action;
+afterEach(endAll);
 
 describe('memgov against the real claude CLI', () => {
   it('over 70%: memgov types /compact into the real pane and reports it ok', async () => {
@@ -101,4 +62,26 @@ describe('memgov against the real claude CLI', () => {
       existsSync(`/proc/${claudePid}`) ? undefined : true,
     );
   }, 120_000);
+
+  it('a shell in the pane: claude is found below it, the ladder reaches it, and it exits', async () => {
+    const { claude } = await realClaudeWithHistory(2, { viaShell: true });
+    const claudePid = claude.findClaudePid() ?? -1;
+    expect(claudePid).not.toBe(claude.panePid);
+    // Attached by the pane alone: the pane's process is bash, which has no sessions/<pid>.json.
+    const daemon = governClaude(claude, {}, 'pane');
+    const compact = await daemon.waitFor('action result', resultOf('compact'), 60_000);
+    expect(compact.outcome).toBe('ok');
+    expect(archivedFilesHolding(archiveDirOf(compact.detail), 'PROMPT-1 hello')).not.toEqual([]);
+    daemon.setRatio(0.87);
+    expect((await daemon.waitFor('action result', resultOf('clear'), 60_000)).outcome).toBe('ok');
+    daemon.setRatio(0.95);
+    const terminate = await daemon.waitFor('action result', resultOf('archive-terminate'), 60_000);
+    expect(terminate.outcome).toBe('ok');
+    expect(String(terminate.detail)).toContain('the agent exited');
+    await pollUntil('claude to exit', 10_000, () =>
+      existsSync(`/proc/${claudePid}`) ? undefined : true,
+    );
+    // The shell that started it is still there: only claude's own process group was signalled.
+    expect(existsSync(`/proc/${claude.panePid}`)).toBe(true);
+  }, 150_000);
 });

@@ -196,7 +196,9 @@ let started = 0;
 /** Starts the real claude in a detached tmux session on a socket of its own. */
 export function startRealClaude(options: RealClaudeOptions): RealClaude {
   const { home, cwd, bin } = prepareHome();
-  const socket = `memgov-claude-${process.pid}-${(started += 1)}`;
+  // MEMGOV_TEST_TMUX_PREFIX: runs sharing a machine keep their tmux servers apart by name.
+  const prefix = process.env.MEMGOV_TEST_TMUX_PREFIX ?? 'memgov-claude';
+  const socket = `${prefix}-${process.pid}-${(started += 1)}`;
   const tmux = (args: string[]): string =>
     execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
   tmux(['new-session', '-d', '-s', 'main', '-x', '160', '-y', '50', '-c', cwd]);
