@@ -15,7 +15,9 @@ import {
   type Lifecycle,
   type ProcessRun,
 } from './agent-lifecycle.ts';
+import type { SessionLineage } from './lineage.ts';
 import type { Log } from './log.ts';
+import type { ResumeMode } from '../machines/daemon-config.ts';
 import type { AgentProfile } from '../agents/index.ts';
 
 export interface TmuxLaunchOptions extends LaunchOptions {
@@ -37,6 +39,10 @@ export interface TmuxLaunchOptions extends LaunchOptions {
    * the evidence of a kernel kill, and the agent is relaunched as after any SIGKILL.
    */
   readonly oomKills?: () => number | null;
+  /** The session ids since launch, fed by the poll; the relaunch picks from it by `resume`. */
+  readonly lineage?: SessionLineage;
+  /** Which session the relaunch resumes (machines/daemon-config.ts). Default `conversation`. */
+  readonly resume?: ResumeMode;
 }
 
 /**
@@ -160,6 +166,28 @@ async function rememberSession(agent: PaneAgent, pane: ProcessIdentity): Promise
   const found = (await profile.findAgent?.(pane, env)) ?? pane;
   const id = await profile.sessionId(found.pid, env).catch(() => null);
   if (id !== null) agent.lastSessionId = id;
+  agent.options.lineage?.observe(id);
+}
+
+/**
+ * The session the relaunch resumes, by `resume`: none; latest (the last id seen); conversation
+ * (the profile's pick from the lineage, else the last id seen). Logged with the reason.
+ */
+async function sessionToResume(agent: PaneAgent): Promise<string | null> {
+  const { profile, env, cwd, lineage, resume = 'conversation' } = agent.options;
+  const latest = agent.lastSessionId;
+  let choice = { sessionId: latest, why: 'the last session seen' };
+  if (resume === 'none') choice = { sessionId: null, why: 'agent.resume is none' };
+  else if (resume === 'conversation' && lineage !== undefined && profile.conversationSession) {
+    const picked = await profile.conversationSession(lineage.chain(), cwd, env);
+    if (picked !== null) choice = picked;
+  }
+  agent.log.info('resume chosen', {
+    resume,
+    ...choice,
+    lineage: lineage?.chain() ?? [],
+  });
+  return choice.sessionId;
 }
 
 /** Polls the run's process (and its session id) until it exits or memgov stops. */
@@ -242,7 +270,7 @@ async function onExit(agent: PaneAgent, gone: PaneRun): Promise<void> {
     ...(oomKilled === null ? {} : { statusLost: true, oomKilled }),
   });
   if (!relaunch) return;
-  const resumed = options.profile.resumeArgv(options.argv, agent.lastSessionId);
+  const resumed = options.profile.resumeArgv(options.argv, await sessionToResume(agent));
   const argv = resumed ?? options.argv;
   log.info('relaunching agent', { delayMs: lifecycle.delayMs(), command: argv });
   relaunchAfterBackoff(lifecycle, () => void startInPane(agent, argv, resumed !== null));

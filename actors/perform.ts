@@ -21,6 +21,7 @@ import { TIER_OF_ACTION } from '../machines/policy.ts';
 import { profileFor, type AgentProfile, type RungProbe } from '../agents/index.ts';
 import type { AgentHandle } from './agent.ts';
 import type { PerformResult } from './executor.ts';
+import type { SessionLineage } from './lineage.ts';
 import type { Log } from './log.ts';
 import { toResult, type Settled } from '../transports/command.ts';
 import { TRANSPORTS } from '../transports/index.ts';
@@ -38,6 +39,8 @@ export interface PerformDeps {
   readonly env?: Env;
   /** Default: the profile the config names. */
   readonly profile?: AgentProfile;
+  /** The agent's session ids since launch or attach; each action adds the one it sees. */
+  readonly lineage?: SessionLineage;
 }
 
 const EXIT_POLL_MS = 100;
@@ -70,6 +73,20 @@ async function agentIdentity(deps: PerformDeps): Promise<ProcessIdentity | null>
 
 function paneTarget(deps: PerformDeps): string | null {
   return deps.agent.pane?.() ?? deps.config.agent.tmuxTarget;
+}
+
+/** Adds the agent's session id now to the lineage; returns the chain (empty without one). */
+async function observeSession(
+  identity: ProcessIdentity | null,
+  deps: PerformDeps,
+): Promise<readonly string[]> {
+  if (deps.lineage === undefined) return [];
+  const profile = deps.profile ?? profileFor(deps.config.agent);
+  if (identity !== null) {
+    const id = await profile.sessionId(identity.pid, deps.env ?? process.env).catch(() => null);
+    deps.lineage.observe(id);
+  }
+  return deps.lineage.chain();
 }
 
 /** Types the rung's command into the agent's pane, then follows it until it finished. */
@@ -195,7 +212,8 @@ async function archiveAll(
   let exclude: ((relPath: string, absPath: string) => boolean) | undefined;
   let profileExtra: Readonly<Record<string, unknown>> = { profile: profile.name };
   if (identity !== null) {
-    const set = await profile.sessionSet(identity.pid, deps.env ?? process.env).then(
+    const lineage = await observeSession(identity, deps);
+    const set = await profile.sessionSet(identity.pid, deps.env ?? process.env, lineage).then(
       (found) =>
         found.match(
           (value) => ({ value }),
@@ -297,7 +315,10 @@ export function createPerform(deps: PerformDeps) {
     if (deps.config.dryRun)
       return { outcome: 'skipped', detail: `dry run: would ${request.action}` };
     if (request.action === 'archive-terminate') return archiveThenTerminate(request, deps);
+    await observeSession(await agentIdentity(deps), deps);
     const result = await sendRung({ ...request, action: request.action }, signal, deps);
+    // A /clear has moved the agent to a new session: the chain gets it now.
+    if (request.action === 'clear') await observeSession(await agentIdentity(deps), deps);
     if (request.action !== 'compact' || result.outcome !== 'ok') return result;
     // Tier 1 checkpoint: if the kernel wins a later race, a recent archive is still there, and
     // tier 3 only tops it up (its archive links what did not change since).

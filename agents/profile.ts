@@ -61,6 +61,12 @@ export interface SessionSet {
   readonly extraManifest: Readonly<Record<string, unknown>>;
 }
 
+/** A session picked to resume, and the reason, for the log and the manifest. */
+export interface SessionChoice {
+  readonly sessionId: string;
+  readonly why: string;
+}
+
 /** A printable, runnable way back into a session. */
 export interface ResumeCommand {
   readonly cwd: string;
@@ -92,11 +98,26 @@ export interface AgentProfile {
   readonly findAgent?: (root: ProcessIdentity, env: Env) => Promise<ProcessIdentity | null>;
   /** Builds the checks for typing `text` as `action` now. Never rejects. */
   readonly probe: (action: RungName, text: string, ports: ProfilePorts) => Promise<RungProbe>;
-  /** The current session's files (for tier 1's checkpoint and tier 3's archive). Never rejects. */
+  /**
+   * The current session's files (for tier 1's checkpoint and tier 3's archive), plus those of the
+   * earlier sessions of `lineage` (ids since launch or attach, oldest first): after a /clear the
+   * conversation is in the session before. Never rejects.
+   */
   readonly sessionSet: (
     pid: number,
     env: Env,
+    lineage?: readonly string[],
   ) => Promise<Result<SessionSet | null, SessionFileError>>;
+  /**
+   * Which session of `lineage` holds the conversation (the latest compact summary, else the
+   * newest with a model answer), and why; null when the profile cannot tell (the caller resumes
+   * the latest). Never rejects.
+   */
+  readonly conversationSession?: (
+    lineage: readonly string[],
+    cwd: string,
+    env: Env,
+  ) => Promise<SessionChoice | null>;
   /** The current session's id, when the CLI has one (remembered for the relaunch). */
   readonly sessionId: (pid: number, env: Env) => Promise<string | null>;
   /** The argv that resumes `sessionId` from the original `argv`; null: relaunch as it was. */

@@ -44,6 +44,8 @@ export interface DaemonOptions {
   readonly stopSignal?: Promise<string>;
   /** Where agent CLIs keep their sessions ($CLAUDE_CONFIG_DIR, $HOME...); default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Where a tmux-launched agent starts and restarts; default memgov's own cwd. */
+  readonly cwd?: string;
   /** Where the companion instance lock lives (default /dev/shm); tests give their own. */
   readonly shmDir?: string;
   /** Replaces the cgroup read: fault injection in tests (a read that throws, vanishes, lies). */
@@ -124,7 +126,7 @@ function wireSupervisor(w: Wiring) {
     if (reading.isOk()) readFailures.succeeded();
     return reading;
   };
-  const { agent, transport, profile, tmux } = w.governed;
+  const { agent, transport, profile, tmux, lineage } = w.governed;
   const watchEvents =
     w.reader.handle().version === 2 ? watchEventsFile(w.reader, log, w.moves) : null;
   return createSupervisorMachine({ policy, budget: daemon.supervisor }).provide({
@@ -144,6 +146,7 @@ function wireSupervisor(w: Wiring) {
           tmux,
           env: w.env,
           profile,
+          lineage,
         }),
         now: w.now,
       }),

@@ -20,6 +20,8 @@ export const PROFILE_NAMES: readonly ProfileName[] = [
 export const TRANSPORT_KINDS: readonly TransportKind[] = ['none', 'stdin', 'command', 'tmux'];
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type ActionWithCommand = 'compact' | 'clear';
+export const RESUME_MODES = ['conversation', 'latest', 'none'] as const;
+export type ResumeMode = (typeof RESUME_MODES)[number];
 
 export interface AgentConfig {
   readonly profile: ProfileName;
@@ -47,6 +49,12 @@ export interface AgentConfig {
   readonly busyPolicy: BusyPolicy;
   /** How long the tmux transport waits for the agent to be idle before the busy policy applies. */
   readonly idleDeadlineMs: number;
+  /**
+   * Which session the relaunch after tier 3 resumes: `conversation` the one holding the latest
+   * compact summary (a /clear leaves the conversation in the session before it), `latest` the
+   * live one, `none` relaunches the command as it was.
+   */
+  readonly resume: ResumeMode;
 }
 
 export interface ArchiveConfig {
@@ -120,6 +128,7 @@ export function defaultDaemonConfig(agentData: string): DaemonConfig {
       enterKey: null,
       busyPolicy: 'skip',
       idleDeadlineMs: 30_000,
+      resume: 'conversation',
     },
     archive: { dir: `${agentData}/archive`, paths: [], retain: 10, deadlineMs: 20_000 },
     supervisor: DEFAULT_RESTART_BUDGET,
@@ -314,6 +323,7 @@ const AGENT_KEYS = [
   'enterKey',
   'busyPolicy',
   'idleDeadlineMs',
+  'resume',
 ];
 
 /** Merges the daemon keys of `raw` over `base`; unknown keys inside sections are errors. */
@@ -452,6 +462,13 @@ export function resolveDaemon(
         a.idleDeadlineMs,
         0,
         MAX_MS,
+      ),
+      resume: readChoice<ResumeMode>(
+        reader,
+        'agent.resume',
+        agentRaw.resume,
+        RESUME_MODES,
+        a.resume,
       ),
     },
     archive: {

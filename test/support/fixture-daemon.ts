@@ -40,6 +40,9 @@ export function startFixtureDaemon(options: {
   readonly daemon?: Readonly<Record<string, unknown>>;
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly prepare?: (work: string) => Readonly<Record<string, unknown>>;
+  /** The agent memgov launches (`memgov run -- ARGV`), and where; default none (attached). */
+  readonly agentCommand?: readonly string[];
+  readonly cwd?: string;
 }): FixtureDaemon {
   const work = mkdtempSync(join(tmpdir(), 'memgov-fx-'));
   const cgroup = join(work, 'cgroup');
@@ -64,7 +67,14 @@ export function startFixtureDaemon(options: {
   const log = memoryLog();
   let stopDaemon: (why: string) => void = () => undefined;
   const stopSignal = new Promise<string>((resolve) => (stopDaemon = resolve));
-  const done = runDaemon({ config, agentCommand: [], log, stopSignal, env: options.env ?? {} });
+  const done = runDaemon({
+    config,
+    agentCommand: options.agentCommand ?? [],
+    log,
+    stopSignal,
+    env: options.env ?? {},
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+  });
   const named = (message: string): LogFields[] =>
     log.records.filter((r) => r.message === message).map((r) => r.fields);
   return {

@@ -1,0 +1,96 @@
+// Session lineage on the real Claude Code CLI, launched by memgov in tmux (`memgov run -- claude`):
+// a /clear moves claude to a new, empty session while the conversation and its compact summary
+// stay in the one before. The tier-3 archive must hold that session too, and the relaunch must
+// resume it, so that the resumed claude's first turn carries the summary.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { resumeFromManifest } from '../../agents/index.ts';
+import {
+  lastUserText,
+  requestText,
+  startFakeAnthropic,
+  SUMMARY_MARKER,
+} from '../support/fake-anthropic.ts';
+import {
+  claudeSocketName,
+  prepareRealClaude,
+  realClaudeIn,
+  requireClaudeBinary,
+} from '../support/real-claude.ts';
+import {
+  archiveDirOf,
+  archivedFilesHolding,
+  endAll,
+  onCleanup,
+  resultOf,
+  sendTurn,
+} from '../support/real-claude-memgov.ts';
+import { startFixtureDaemon } from '../support/fixture-daemon.ts';
+import { isRecord } from '../../lib/record.ts';
+
+beforeAll(requireClaudeBinary);
+
+afterEach(endAll);
+
+/** memgov launching the real claude in tmux, below 70% until the test raises the ratio. */
+async function launchedClaude(agent: Record<string, unknown> = {}) {
+  const fake = await startFakeAnthropic();
+  onCleanup(() => fake.close());
+  const setup = prepareRealClaude({ baseUrl: fake.baseUrl });
+  const socket = claudeSocketName();
+  const claude = realClaudeIn({ ...setup, socket, target: `memgov-agent-${process.pid}` });
+  onCleanup(() => claude.stop());
+  const daemon = startFixtureDaemon({
+    initialRatio: 0.3,
+    env: { HOME: setup.home },
+    agentCommand: setup.argv,
+    cwd: setup.cwd,
+    daemon: { agent: { profile: 'claude-code', transport: 'tmux', tmuxSocket: socket, ...agent } },
+  });
+  onCleanup(async () => void (await daemon.stop()));
+  await daemon.waitFor('agent started', () => true, 20_000);
+  return { claude, fake, daemon };
+}
+
+describe('session lineage on the real claude CLI', () => {
+  it('compact, clear, archive and terminate, relaunch: the resumed claude carries the summary', async () => {
+    const { claude, fake, daemon } = await launchedClaude();
+    for (const turn of [1, 2]) await sendTurn(claude, fake, `PROMPT-${turn} hello`);
+    const conversation = (await claude.waitForIdle(30_000)).sessionId;
+    daemon.setRatio(0.75);
+    expect((await daemon.waitFor('action result', resultOf('compact'), 60_000)).outcome).toBe('ok');
+    daemon.setRatio(0.87);
+    expect((await daemon.waitFor('action result', resultOf('clear'), 60_000)).outcome).toBe('ok');
+    const cleared = (await claude.waitForIdle(30_000)).sessionId;
+    expect(cleared).not.toBe(conversation);
+    daemon.setRatio(0.95);
+    const terminate = await daemon.waitFor('action result', resultOf('archive-terminate'), 60_000);
+    daemon.setRatio(0.3);
+    const requestsBefore = fake.messageRequests().length;
+    expect(terminate.outcome).toBe('ok');
+    // The tier-3 archive holds the pre-clear conversation, and its manifest the whole chain.
+    const archive = archiveDirOf(terminate.detail);
+    expect(archivedFilesHolding(archive, 'PROMPT-1 hello')).not.toEqual([]);
+    const manifest: unknown = JSON.parse(readFileSync(join(archive, 'manifest.json'), 'utf8'));
+    if (!isRecord(manifest)) throw new Error('manifest is not an object');
+    expect(manifest.lineage).toEqual([conversation, cleared]);
+    expect(manifest.resumeSessionId).toBe(conversation);
+    expect(resumeFromManifest(manifest)?.command.argv).toEqual([
+      'claude',
+      '--resume',
+      conversation,
+    ]);
+    // The relaunch resumes the session with the summary, and says so.
+    const chosen = await daemon.waitFor('resume chosen', () => true, 20_000);
+    expect(chosen).toMatchObject({ resume: 'conversation', sessionId: conversation });
+    expect(String(chosen.why)).toContain('compact summary');
+    await daemon.waitFor('agent started', (f) => String(f.command).includes('--resume'), 20_000);
+    await sendTurn(claude, fake, 'AFTER-RESUME hello');
+    const turn = fake
+      .messageRequests()
+      .slice(requestsBefore)
+      .find((r) => lastUserText(r.body).includes('AFTER-RESUME'));
+    expect(requestText(turn?.body)).toContain(SUMMARY_MARKER);
+  }, 180_000);
+});
