@@ -89,6 +89,22 @@ async function observeSession(
   return deps.lineage.chain();
 }
 
+/**
+ * The name of the profile's prompt without an answer (a trust dialog) that the pane shows now, or
+ * null: a command typed into it would answer it (Enter confirms the first choice, Escape exits).
+ */
+async function unansweredPrompt(
+  tmux: Tmux,
+  target: string,
+  profile: AgentProfile,
+): Promise<string | null> {
+  const questions = profile.startupPrompts.filter((prompt) => prompt.keys === null);
+  if (questions.length === 0) return null;
+  const text = await tmux.capturePane(target);
+  if (text.isErr()) return null;
+  return questions.find((prompt) => prompt.shows.test(text.value))?.name ?? null;
+}
+
 /** Types the rung's command into the agent's pane, then follows it until it finished. */
 async function sendOverTmux(
   action: 'compact' | 'clear',
@@ -101,6 +117,12 @@ async function sendOverTmux(
   const target = paneTarget(deps);
   if (deps.tmux == null || target === null) {
     return { outcome: 'failed', detail: 'the tmux transport has no pane (set agent.tmuxTarget)' };
+  }
+  const asked = await unansweredPrompt(deps.tmux, target, profile);
+  if (asked !== null) {
+    deps.log.warn('the agent asks a question memgov does not answer', { action, prompt: asked });
+    const detail = `the agent shows its ${asked} prompt, which memgov never answers: nothing typed (answer it in the pane)`;
+    return { outcome: 'failed', detail };
   }
   const identity = await agentIdentity(deps);
   let probe: RungProbe;

@@ -58,6 +58,7 @@ import type {
   RungProbe,
   SessionChoice,
   SessionSet,
+  StartupPrompt,
 } from './profile.ts';
 import { BUSY_MARKER, hasNoCommand, resumeIn } from './terminal.ts';
 
@@ -175,10 +176,40 @@ async function liveRecords(ports: ProfilePorts): Promise<readonly TranscriptReco
   return session === null ? null : transcriptRecords(ports.env, session.cwd, session.sessionId);
 }
 
+/**
+ * What the real CLI (2.1.197) may ask as it starts. After `--resume` of an old, large session a
+ * select menu whose default is "Resume from summary (recommended)": Enter takes it (`y` is not
+ * one of its options). The folder-trust dialog ("Is this a project you created or one you
+ * trust?") and the API-key and first-run dialogs are questions for a person: reported only.
+ */
+const CLAUDE_PROMPTS: readonly StartupPrompt[] = [
+  { name: 'resume-choice', shows: /Resume from summary/i, keys: ['Enter'] },
+  {
+    name: 'trust',
+    shows: /Is this a project you created or one you trust|Do you trust the files in this folder/i,
+    keys: null,
+  },
+  { name: 'api-key', shows: /Do you want to use this API key/i, keys: null },
+  { name: 'first-run', shows: /Choose the text style|Select login method/i, keys: null },
+];
+
+/**
+ * Whether the pane shows one of those questions: a command typed then would answer it (Enter
+ * confirms the trust dialog's first choice), so the agent is not idle.
+ */
+function asksQuestion(ports: ProfilePorts): Predicate {
+  return async () => {
+    const text = await ports.tmux.capturePane(ports.target);
+    return text.isOk() && CLAUDE_PROMPTS.some((prompt) => prompt.shows.test(text.value));
+  };
+}
+
 /** Idle when sessions/<pid>.json says so; without a status, when the pane lacks the busy marker. */
 function claudeIdle(ports: ProfilePorts): Predicate {
   const paneIdle = paneLacks(ports.tmux, ports.target, BUSY_MARKER);
+  const asks = asksQuestion(ports);
   return async () => {
+    if (await asks()) return false;
     const session = await claudeSession(ports.pid, ports.env);
     if (session !== null && session.status !== 'unknown') return session.status === 'idle';
     return paneIdle();
@@ -351,7 +382,7 @@ export function claudeCodeProfile(): AgentProfile {
     sessionId: async (pid, env) => (await claudeSession(pid, env))?.sessionId ?? null,
     resumeArgv: (argv, sessionId) =>
       sessionId === null ? null : [...withoutResume(argv), '--resume', sessionId],
-    resumePrompt: /Resume from summary/i,
+    startupPrompts: CLAUDE_PROMPTS,
     resumeCommand: ({ cwd, sessionId }) =>
       sessionId === null ? null : resumeCommand({ cwd, sessionId }),
   };

@@ -67,6 +67,16 @@ export interface SessionChoice {
   readonly why: string;
 }
 
+/** A question a CLI asks in its pane, and how memgov answers it. */
+export interface StartupPrompt {
+  /** A short name for the log: `resume-choice`, `trust`. */
+  readonly name: string;
+  /** Matches the pane while the question is on screen. */
+  readonly shows: RegExp;
+  /** tmux keys that take the answer memgov gives (its safe default); null: reported only. */
+  readonly keys: readonly string[] | null;
+}
+
 /** A printable, runnable way back into a session. */
 export interface ResumeCommand {
   readonly cwd: string;
@@ -122,8 +132,12 @@ export interface AgentProfile {
   readonly sessionId: (pid: number, env: Env) => Promise<string | null>;
   /** The argv that resumes `sessionId` from the original `argv`; null: relaunch as it was. */
   readonly resumeArgv: (argv: readonly string[], sessionId: string | null) => string[] | null;
-  /** What a resumed CLI shows when it asks how to resume (answered `y`, Enter); null: never asks. */
-  readonly resumePrompt: RegExp | null;
+  /**
+   * What the CLI may ask in its pane as it starts (a resume choice, a trust or first-run dialog),
+   * checked in order. One with keys is answered with them; one without is reported, never typed
+   * into: memgov cannot know the right answer to a question about trust.
+   */
+  readonly startupPrompts: readonly StartupPrompt[];
   /** The command `memgov restore` prints for an archived session; null when it cannot resume it. */
   readonly resumeCommand: (session: ArchivedSession) => ResumeCommand | null;
 }

@@ -71,26 +71,28 @@ export interface RealClaudeOptions {
   /** Start claude from a bash in the pane instead of as the pane's process. */
   viaShell?: boolean;
   extraArgs?: string[];
+  /** false: the project folder is not trusted yet, so claude starts with its trust dialog. */
+  trusted?: boolean;
 }
 
-function writeClaudeJson(home: string, cwd: string): void {
+function writeClaudeJson(home: string, cwd: string, trusted: boolean): void {
   const config = {
     hasCompletedOnboarding: true,
-    projects: { [cwd]: { hasTrustDialogAccepted: true } },
+    projects: trusted ? { [cwd]: { hasTrustDialogAccepted: true } } : {},
     customApiKeyResponses: { approved: [API_KEY.slice(-20)], rejected: [] },
   };
   writeFileSync(join(home, '.claude.json'), JSON.stringify(config));
 }
 
 /** A HOME, a project cwd and a `claude` link (basename checks see "claude"). */
-function prepareHome(): { home: string; cwd: string; bin: string } {
+function prepareHome(trusted = true): { home: string; cwd: string; bin: string } {
   const home = mkdtempSync(join(tmpdir(), 'memgov-real-claude-'));
   const cwd = join(home, 'project');
   const bin = join(home, 'bin', 'claude');
   mkdirSync(cwd, { recursive: true });
   mkdirSync(join(home, 'bin'));
   symlinkSync(claudeBinaryPath(), bin);
-  writeClaudeJson(home, cwd);
+  writeClaudeJson(home, cwd, trusted);
   return { home, cwd, bin };
 }
 
@@ -210,7 +212,7 @@ export function prepareRealClaude(options: RealClaudeOptions): {
   cwd: string;
   argv: string[];
 } {
-  const { home, cwd, bin } = prepareHome();
+  const { home, cwd, bin } = prepareHome(options.trusted);
   return { home, cwd, argv: launchArgv(bin, home, options) };
 }
 
@@ -269,7 +271,7 @@ export function realClaudeIn(where: {
 
 /** Starts the real claude in a detached tmux session on a socket of its own. */
 export function startRealClaude(options: RealClaudeOptions): RealClaude {
-  const { home, cwd, bin } = prepareHome();
+  const { home, cwd, bin } = prepareHome(options.trusted);
   const socket = claudeSocketName();
   const tmux = (args: string[]): string =>
     execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });

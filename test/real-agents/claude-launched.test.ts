@@ -1,7 +1,8 @@
-// Session lineage on the real Claude Code CLI, launched by memgov in tmux (`memgov run -- claude`):
+// The real Claude Code CLI launched by memgov in tmux (`memgov run -- claude`). Session lineage:
 // a /clear moves claude to a new, empty session while the conversation and its compact summary
-// stay in the one before. The tier-3 archive must hold that session too, and the relaunch must
-// resume it, so that the resumed claude's first turn carries the summary.
+// stay in the one before; the tier-3 archive must hold that session too, and the relaunch must
+// resume it, so that the resumed claude's first turn carries the summary. Startup prompts: a
+// trust dialog is reported, never typed into.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -34,10 +35,10 @@ beforeAll(requireClaudeBinary);
 afterEach(endAll);
 
 /** memgov launching the real claude in tmux, below 70% until the test raises the ratio. */
-async function launchedClaude(agent: Record<string, unknown> = {}) {
+async function launchedClaude(agent: Record<string, unknown> = {}, trusted = true) {
   const fake = await startFakeAnthropic();
   onCleanup(() => fake.close());
-  const setup = prepareRealClaude({ baseUrl: fake.baseUrl });
+  const setup = prepareRealClaude({ baseUrl: fake.baseUrl, trusted });
   const socket = claudeSocketName();
   const claude = realClaudeIn({ ...setup, socket, target: `memgov-agent-${process.pid}` });
   onCleanup(() => claude.stop());
@@ -53,7 +54,7 @@ async function launchedClaude(agent: Record<string, unknown> = {}) {
   return { claude, fake, daemon };
 }
 
-describe('session lineage on the real claude CLI', () => {
+describe('memgov launching the real claude CLI', () => {
   it('compact, clear, archive and terminate, relaunch: the resumed claude carries the summary', async () => {
     const { claude, fake, daemon } = await launchedClaude();
     for (const turn of [1, 2]) await sendTurn(claude, fake, `PROMPT-${turn} hello`);
@@ -93,4 +94,18 @@ describe('session lineage on the real claude CLI', () => {
       .find((r) => lastUserText(r.body).includes('AFTER-RESUME'));
     expect(requestText(turn?.body)).toContain(SUMMARY_MARKER);
   }, 180_000);
+
+  it('a trust dialog at start is reported, and no command is typed into it', async () => {
+    const { claude, daemon } = await launchedClaude({ idleDeadlineMs: 2_000 }, false);
+    const asked = await daemon.waitFor('the agent asks a question memgov does not answer');
+    expect(asked.prompt).toBe('trust');
+    daemon.setRatio(0.75);
+    const compact = await daemon.waitFor('action result', resultOf('compact'), 30_000);
+    expect(compact.outcome).toBe('failed');
+    expect(String(compact.detail)).toContain('shows its trust prompt');
+    // Still asking: neither Enter (trust) nor Escape (exit) reached it.
+    expect(claude.capturePane()).toMatch(/Is this a project you created or one you trust/);
+    const config: unknown = JSON.parse(readFileSync(join(claude.home, '.claude.json'), 'utf8'));
+    expect(JSON.stringify(config)).not.toContain('hasTrustDialogAccepted":true');
+  }, 60_000);
 });
