@@ -3,8 +3,8 @@
 // types into the real pane must be reported as it really went.
 import { existsSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { lastUserText } from '../support/fake-anthropic.ts';
-import { requireClaudeBinary } from '../support/real-claude.ts';
+import { isSummaryRequest, lastUserText } from '../support/fake-anthropic.ts';
+import { requireClaudeBinary, type RealClaude } from '../support/real-claude.ts';
 import {
   archiveDirOf,
   archivedFilesHolding,
@@ -12,10 +12,26 @@ import {
   governClaude,
   realClaudeWithHistory,
   resultOf,
+  sendTurn,
 } from '../support/real-claude-memgov.ts';
 import { pollUntil } from '../support/daemon.ts';
 
 beforeAll(requireClaudeBinary);
+
+/** Captures the pane every 100 ms: when, and whether /compact stood after the prompt sign. */
+function watchPane(claude: RealClaude): { stop: () => { atMs: number; typed: boolean }[] } {
+  const samples: { atMs: number; typed: boolean }[] = [];
+  const timer = setInterval(() => {
+    const atMs = performance.now();
+    samples.push({ atMs, typed: /❯\s*\/compact/.test(claude.capturePane()) });
+  }, 100);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return samples;
+    },
+  };
+}
 
 afterEach(endAll);
 
@@ -84,4 +100,38 @@ describe('memgov against the real claude CLI', () => {
     // The shell that started it is still there: only claude's own process group was signalled.
     expect(existsSync(`/proc/${claude.panePid}`)).toBe(true);
   }, 150_000);
+
+  it('no keystroke while an answer streams: /compact is typed only after the answer ends', async () => {
+    const { claude, fake } = await realClaudeWithHistory(2);
+    // About 6 s of streaming: 15 chunks, 400 ms apart.
+    Object.assign(fake.mode, { chunkDelayMs: 400, chunkCount: 15 });
+    fake.mode.replyText = `${'STREAMED '.repeat(30)}END-OF-ANSWER`;
+    await sendTurn(claude, fake, 'PROMPT-3 stream slowly');
+    const pane = watchPane(claude);
+    const daemon = governClaude(claude);
+    const compact = await daemon.waitFor('action result', resultOf('compact'), 90_000);
+    const samples = pane.stop();
+    expect(compact.outcome).toBe('ok');
+    const requests = fake.messageRequests();
+    const streamed = requests.find((r) => lastUserText(r.body).includes('PROMPT-3'));
+    const summary = requests.find((r) => isSummaryRequest(r.body));
+    expect(streamed?.answeredAtMs).toBeTypeOf('number');
+    expect(summary?.receivedAtMs).toBeGreaterThan(streamed?.answeredAtMs ?? Infinity);
+    // The pane, sampled all along: /compact shows after the prompt sign only once the answer
+    // ended (the real CLI would queue a command typed mid-answer, so the requests alone cannot
+    // tell).
+    const answeredAtMs = streamed?.answeredAtMs ?? 0;
+    expect(samples.filter((s) => s.atMs < answeredAtMs).length).toBeGreaterThan(5);
+    expect(samples.filter((s) => s.typed && s.atMs < answeredAtMs)).toEqual([]);
+    expect(samples.some((s) => s.typed)).toBe(true);
+    // The answer was not cut: its end is in the transcript, nothing interrupted it, and the
+    // /compact record comes after it.
+    const sessionId = claude.readSessionFile(claude.findClaudePid() ?? -1)?.sessionId ?? '';
+    const lines = claude.readTranscript(sessionId).map((r) => JSON.stringify(r));
+    const answerAt = lines.findIndex((l) => l.includes('END-OF-ANSWER'));
+    const compactAt = lines.findIndex((l) => l.includes('<command-name>/compact</command-name>'));
+    expect(answerAt).toBeGreaterThanOrEqual(0);
+    expect(compactAt).toBeGreaterThan(answerAt);
+    expect(lines.some((l) => l.includes('Request interrupted'))).toBe(false);
+  }, 120_000);
 });
