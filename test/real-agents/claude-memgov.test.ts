@@ -1,15 +1,22 @@
 // memgov itself (runDaemon over a fixture cgroup) against the real Claude Code CLI in tmux,
 // offline against the fake Anthropic API: the ratio is set over 70% and the compaction memgov
 // types into the real pane must be reported as it really went.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isSummaryRequest, lastUserText } from '../support/fake-anthropic.ts';
-import { requireClaudeBinary, type RealClaude } from '../support/real-claude.ts';
+import {
+  isSummaryRequest,
+  lastUserText,
+  requestText,
+  SUMMARY_MARKER,
+} from '../support/fake-anthropic.ts';
+import { runMain } from '../support/cli.ts';
+import { requireClaudeBinary, startRealClaude, type RealClaude } from '../support/real-claude.ts';
 import {
   archiveDirOf,
   archivedFilesHolding,
   endAll,
   governClaude,
+  onCleanup,
   realClaudeWithHistory,
   resultOf,
   sendTurn,
@@ -133,5 +140,42 @@ describe('memgov against the real claude CLI', () => {
     expect(answerAt).toBeGreaterThanOrEqual(0);
     expect(compactAt).toBeGreaterThan(answerAt);
     expect(lines.some((l) => l.includes('Request interrupted'))).toBe(false);
+  }, 120_000);
+
+  it('a lost transcript: memgov restore brings it back from the checkpoint, and claude resumes it', async () => {
+    const { claude, fake } = await realClaudeWithHistory(2);
+    const claudePid = claude.findClaudePid() ?? -1;
+    const { sessionId } = await claude.waitForIdle();
+    const daemon = governClaude(claude);
+    const compact = await daemon.waitFor('action result', resultOf('compact'), 60_000);
+    expect(compact.outcome).toBe('ok');
+    const checkpoint = archiveDirOf(compact.detail);
+    daemon.setRatio(0.3);
+    process.kill(-claudePid, 'SIGTERM');
+    await pollUntil('claude to exit', 10_000, () =>
+      existsSync(`/proc/${claudePid}`) ? undefined : true,
+    );
+    const transcript = claude.transcriptPath(sessionId) ?? '';
+    rmSync(transcript);
+    const restore = await runMain(['restore', checkpoint]);
+    expect(restore.stderr).toBe('');
+    expect(restore.code).toBe(0);
+    expect(readFileSync(transcript, 'utf8')).toContain(SUMMARY_MARKER);
+    expect(restore.stdout).toContain(`claude --resume ${sessionId}`);
+    // The printed command, run for real in the same HOME and cwd.
+    const resumed = startRealClaude({
+      baseUrl: fake.baseUrl,
+      reuse: { home: claude.home, cwd: claude.cwd },
+      extraArgs: ['--resume', sessionId],
+    });
+    onCleanup(() => resumed.stop());
+    const requestsBefore = fake.messageRequests().length;
+    await sendTurn(resumed, fake, 'AFTER-RESTORE hello');
+    const turn = fake
+      .messageRequests()
+      .slice(requestsBefore)
+      .find((r) => lastUserText(r.body).includes('AFTER-RESTORE'));
+    expect(requestText(turn?.body)).toContain(SUMMARY_MARKER);
+    expect(resumed.readSessionFile(resumed.findClaudePid() ?? -1)?.sessionId).toBe(sessionId);
   }, 120_000);
 });

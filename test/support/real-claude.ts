@@ -73,6 +73,8 @@ export interface RealClaudeOptions {
   extraArgs?: string[];
   /** false: the project folder is not trusted yet, so claude starts with its trust dialog. */
   trusted?: boolean;
+  /** Start in the HOME and cwd of an earlier claude (a relaunch) instead of fresh ones. */
+  reuse?: { home: string; cwd: string };
 }
 
 function writeClaudeJson(home: string, cwd: string, trusted: boolean): void {
@@ -271,7 +273,10 @@ export function realClaudeIn(where: {
 
 /** Starts the real claude in a detached tmux session on a socket of its own. */
 export function startRealClaude(options: RealClaudeOptions): RealClaude {
-  const { home, cwd, bin } = prepareHome(options.trusted);
+  const { home, cwd, bin } =
+    options.reuse === undefined
+      ? prepareHome(options.trusted)
+      : { ...options.reuse, bin: join(options.reuse.home, 'bin', 'claude') };
   const socket = claudeSocketName();
   const tmux = (args: string[]): string =>
     execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
