@@ -7,12 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resumeFromManifest } from '../../agents/index.ts';
-import {
-  lastUserText,
-  requestText,
-  startFakeAnthropic,
-  SUMMARY_MARKER,
-} from '../support/fake-anthropic.ts';
+import { requestText, startFakeAnthropic, SUMMARY_MARKER } from '../support/fake-anthropic.ts';
 import {
   claudeSocketName,
   prepareRealClaude,
@@ -35,6 +30,12 @@ beforeAll(requireClaudeBinary);
 afterEach(endAll);
 
 /** memgov launching the real claude in tmux, below 70% until the test raises the ratio. */
+/**
+ * A wrapper that stays claude's parent, as a shell or script in the pane does: `"$@"` runs claude
+ * (with the relaunch's `--resume <sid>` appended) as a child, not exec'd, since a command follows.
+ */
+const WRAPPER = ['bash', '-c', '"$@"; exit $?', 'wrapper'];
+
 async function launchedClaude(agent: Record<string, unknown> = {}, trusted = true) {
   const fake = await startFakeAnthropic();
   onCleanup(() => fake.close());
@@ -45,7 +46,7 @@ async function launchedClaude(agent: Record<string, unknown> = {}, trusted = tru
   const daemon = startFixtureDaemon({
     initialRatio: 0.3,
     env: { HOME: setup.home },
-    agentCommand: setup.argv,
+    agentCommand: [...WRAPPER, ...setup.argv],
     cwd: setup.cwd,
     daemon: { agent: { profile: 'claude-code', transport: 'tmux', tmuxSocket: socket, ...agent } },
   });
@@ -68,7 +69,6 @@ describe('memgov launching the real claude CLI', () => {
     daemon.setRatio(0.95);
     const terminate = await daemon.waitFor('action result', resultOf('archive-terminate'), 60_000);
     daemon.setRatio(0.3);
-    const requestsBefore = fake.messageRequests().length;
     expect(terminate.outcome).toBe('ok');
     // The tier-3 archive holds the pre-clear conversation, and its manifest the whole chain.
     const archive = archiveDirOf(terminate.detail);
@@ -87,12 +87,20 @@ describe('memgov launching the real claude CLI', () => {
     expect(chosen).toMatchObject({ resume: 'conversation', sessionId: conversation });
     expect(String(chosen.why)).toContain('compact summary');
     await daemon.waitFor('agent started', (f) => String(f.command).includes('--resume'), 20_000);
-    await sendTurn(claude, fake, 'AFTER-RESUME hello');
-    const turn = fake
-      .messageRequests()
-      .slice(requestsBefore)
-      .find((r) => lastUserText(r.body).includes('AFTER-RESUME'));
-    expect(requestText(turn?.body)).toContain(SUMMARY_MARKER);
+    const turn = await sendTurn(claude, fake, 'AFTER-RESUME hello');
+    expect(requestText(turn.body)).toContain(SUMMARY_MARKER);
+    // The relaunched claude, below a new wrapper process, is found again: tier 3 archives its
+    // session (the wrapper has none) and stops it.
+    await sendTurn(claude, fake, 'AFTER-RESUME again');
+    await claude.waitForIdle(30_000);
+    daemon.setRatio(0.95);
+    const again = await daemon.waitFor(
+      'action result',
+      (f) => f.action === 'archive-terminate' && f !== terminate,
+      60_000,
+    );
+    expect(again.outcome).toBe('ok');
+    expect(archivedFilesHolding(archiveDirOf(again.detail), 'AFTER-RESUME again')).not.toEqual([]);
   }, 180_000);
 
   it('a trust dialog at start is reported, and no command is typed into it', async () => {

@@ -18,11 +18,11 @@ export async function endAll(): Promise<void> {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 }
 
-/** Sends `prompt` once claude is idle and waits until the fake saw it. */
+/** Sends `prompt` once claude is idle; returns the model request that carried it (unique prompts). */
 export async function sendTurn(claude: RealClaude, fake: FakeAnthropic, prompt: string) {
   await claude.waitForIdle(30_000);
   await claude.sendLine(prompt);
-  await pollUntil(`"${prompt}" at the fake`, 20_000, () =>
+  return pollUntil(`"${prompt}" at the fake`, 20_000, () =>
     fake.messageRequests().find((r) => lastUserText(r.body).includes(prompt)),
   );
 }
