@@ -18,7 +18,7 @@ import { typeCommand } from '../transports/tmux.ts';
 import type { DaemonConfig, TransportKind } from '../machines/daemon-config.ts';
 import type { PendingAction } from '../machines/records.ts';
 import { TIER_OF_ACTION } from '../machines/policy.ts';
-import { profileFor, type AgentProfile, type RungProbe } from '../agents/index.ts';
+import { profileFor, type AgentProfile, type RungProbe, type SessionSet } from '../agents/index.ts';
 import type { AgentHandle } from './agent.ts';
 import type { PerformResult } from './executor.ts';
 import type { SessionLineage } from './lineage.ts';
@@ -150,6 +150,18 @@ async function sendOverTmux(
       deps.log.warn('agent busy: rung skipped', { action, detail: typed.detail });
     return typed;
   }
+  return followToCompletion(action, typed.detail, probe, signal, deps);
+}
+
+/** Polls the probe's `finished` after the command was taken, until done, failed or timed out. */
+async function followToCompletion(
+  action: 'compact' | 'clear',
+  typedDetail: string | undefined,
+  probe: RungProbe,
+  signal: AbortSignal,
+  deps: PerformDeps,
+): Promise<PerformResult> {
+  const { agent: agentConfig } = deps.config;
   const startedMs = performance.now();
   for (;;) {
     const done = await probe.finished().catch((error: unknown): { kind: 'pending' } => {
@@ -158,19 +170,19 @@ async function sendOverTmux(
     });
     const waitedMs = Math.round(performance.now() - startedMs);
     if (done.kind === 'done')
-      return { outcome: 'ok', detail: `${typed.detail}; ${done.detail} after ${waitedMs} ms` };
+      return { outcome: 'ok', detail: `${typedDetail}; ${done.detail} after ${waitedMs} ms` };
     if (done.kind === 'failed')
-      return { outcome: 'failed', detail: `${typed.detail}; ${done.detail}` };
+      return { outcome: 'failed', detail: `${typedDetail}; ${done.detail}` };
     if (signal.aborted) {
       return {
         outcome: 'failed',
-        detail: `${typed.detail}; stopped while waiting for it to finish: ${String(signal.reason)}`,
+        detail: `${typedDetail}; stopped while waiting for it to finish: ${String(signal.reason)}`,
       };
     }
     if (waitedMs >= agentConfig.actionTimeoutMs) {
       return {
         outcome: 'timed-out',
-        detail: `${typed.detail}; not finished ${agentConfig.actionTimeoutMs} ms later`,
+        detail: `${typedDetail}; not finished ${agentConfig.actionTimeoutMs} ms later`,
       };
     }
     await pause(Math.min(COMPLETION_POLL_MS, agentConfig.actionTimeoutMs - waitedMs), signal);
@@ -217,6 +229,26 @@ async function sendRung(
   );
 }
 
+/** The agent's session set with its lineage; null (a warning logged) when it cannot be read. */
+async function agentSessionSet(
+  identity: ProcessIdentity,
+  profile: AgentProfile,
+  deps: PerformDeps,
+): Promise<SessionSet | null> {
+  const lineage = await observeSession(identity, deps);
+  const set = await profile.sessionSet(identity.pid, deps.env ?? process.env, lineage).then(
+    (found) =>
+      found.match(
+        (value) => ({ value }),
+        (e) => ({ error: e.detail }),
+      ),
+    (error: unknown) => ({ error: String(error) }),
+  );
+  if (!('error' in set)) return set.value;
+  deps.log.warn('session files not found', { profile: profile.name, detail: set.error });
+  return null;
+}
+
 /**
  * Archives `config.archive.paths` and the profile's session set, incrementally (files unchanged
  * since the last archive are hard-linked from it). Returns a note for the action's detail, or
@@ -233,23 +265,11 @@ async function archiveAll(
   const sources = [...archive.paths];
   let exclude: ((relPath: string, absPath: string) => boolean) | undefined;
   let profileExtra: Readonly<Record<string, unknown>> = { profile: profile.name };
-  if (identity !== null) {
-    const lineage = await observeSession(identity, deps);
-    const set = await profile.sessionSet(identity.pid, deps.env ?? process.env, lineage).then(
-      (found) =>
-        found.match(
-          (value) => ({ value }),
-          (e) => ({ error: e.detail }),
-        ),
-      (error: unknown) => ({ error: String(error) }),
-    );
-    if ('error' in set) {
-      deps.log.warn('session files not found', { profile: profile.name, detail: set.error });
-    } else if (set.value !== null) {
-      sources.push(...set.value.sources.filter((source) => !sources.includes(source)));
-      exclude = set.value.exclude;
-      profileExtra = { profile: profile.name, ...set.value.extraManifest };
-    }
+  const set = identity === null ? null : await agentSessionSet(identity, profile, deps);
+  if (set !== null) {
+    sources.push(...set.sources.filter((source) => !sources.includes(source)));
+    exclude = set.exclude;
+    profileExtra = { profile: profile.name, ...set.extraManifest };
   }
   if (sources.length === 0) return null;
   const nowMs = deps.now();

@@ -24,6 +24,7 @@ export type {
   ProfilePorts,
   ResumeCommand,
   RungProbe,
+  SessionSet,
 } from './profile.ts';
 
 export const AGENTS: { readonly [Name in AgentName]: AgentFactory } = {
