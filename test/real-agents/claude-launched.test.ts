@@ -3,7 +3,7 @@
 // stay in the one before; the tier-3 archive must hold that session too, and the relaunch must
 // resume it, so that the resumed claude's first turn carries the summary. Startup prompts: a
 // trust dialog is reported, never typed into.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resumeFromManifest } from '../../agents/index.ts';
@@ -23,6 +23,7 @@ import {
   sendTurn,
 } from '../support/real-claude-memgov.ts';
 import { startFixtureDaemon } from '../support/fixture-daemon.ts';
+import { pollUntil } from '../support/daemon.ts';
 import { isRecord } from '../../lib/record.ts';
 
 beforeAll(requireClaudeBinary);
@@ -89,10 +90,11 @@ describe('memgov launching the real claude CLI', () => {
     await daemon.waitFor('agent started', (f) => String(f.command).includes('--resume'), 20_000);
     const turn = await sendTurn(claude, fake, 'AFTER-RESUME hello');
     expect(requestText(turn.body)).toContain(SUMMARY_MARKER);
-    // The relaunched claude, below a new wrapper process, is found again: tier 3 archives its
-    // session (the wrapper has none) and stops it.
+    // The relaunched claude, below a new wrapper process, is found again: tier 3's SIGTERM goes
+    // to its own process group (the wrapper's would miss it), and it exits.
     await sendTurn(claude, fake, 'AFTER-RESUME again');
     await claude.waitForIdle(30_000);
+    const relaunchedPid = claude.findClaudePid() ?? -1;
     daemon.setRatio(0.95);
     const again = await daemon.waitFor(
       'action result',
@@ -100,7 +102,9 @@ describe('memgov launching the real claude CLI', () => {
       60_000,
     );
     expect(again.outcome).toBe('ok');
-    expect(archivedFilesHolding(archiveDirOf(again.detail), 'AFTER-RESUME again')).not.toEqual([]);
+    await pollUntil('the relaunched claude to exit', 10_000, () =>
+      existsSync(`/proc/${relaunchedPid}`) ? undefined : true,
+    );
   }, 180_000);
 
   it('a trust dialog at start is reported, and no command is typed into it', async () => {
