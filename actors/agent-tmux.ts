@@ -1,7 +1,8 @@
 // The agent launched in a tmux session memgov owns (`tmux new-session -d -s NAME -c CWD -- ARGV`),
 // for terminal CLIs: known by the pane's process, polled for its exit, and after tier 3 (or a
-// kernel kill) started again in the same cwd with the profile's resume argv for the last session
-// id seen, answering a resume prompt (`y`, Enter) if one appears. Whether and when it relaunches
+// kernel kill) started again in the same cwd with the profile's resume argv for the session
+// that the lineage and `agent.resume` pick, answering the profile's startup prompts that have a safe
+// answer (Claude Code's resume menu: Enter) and reporting the others. Whether and when it relaunches
 // is the lifecycle machine's decision (machines/agent-lifecycle.machine.ts).
 import { constants } from 'node:os';
 import type { Env } from '../adapters/session-files.ts';
@@ -15,7 +16,9 @@ import {
   type Lifecycle,
   type ProcessRun,
 } from './agent-lifecycle.ts';
+import type { SessionLineage } from './lineage.ts';
 import type { Log } from './log.ts';
+import type { ResumeMode } from '../machines/daemon-config.ts';
 import type { AgentProfile } from '../agents/index.ts';
 
 export interface TmuxLaunchOptions extends LaunchOptions {
@@ -37,6 +40,10 @@ export interface TmuxLaunchOptions extends LaunchOptions {
    * the evidence of a kernel kill, and the agent is relaunched as after any SIGKILL.
    */
   readonly oomKills?: () => number | null;
+  /** The session ids since launch, fed by the poll; the relaunch picks from it by `resume`. */
+  readonly lineage?: SessionLineage;
+  /** Which session the relaunch resumes (machines/daemon-config.ts). Default `conversation`. */
+  readonly resume?: ResumeMode;
 }
 
 /**
@@ -143,7 +150,9 @@ async function startInPane(
     return;
   }
   const identity = found.value;
-  log.info('agent started', { pid: identity.pid, pane: name, command: argv, cwd: options.cwd });
+  log.info('agent started', {
+    ...{ pid: identity.pid, pane: name, command: argv, cwd: options.cwd, resumed: resuming },
+  });
   const run = { pid: identity.pid, startedAtMs, identity, oomKillsAtStart };
   // memgov began to stop while the session was being created: the new session goes too.
   if (lifecycle.send({ type: 'STARTED', run }) === 'stopping') {
@@ -151,13 +160,37 @@ async function startInPane(
     return;
   }
   void watchRun(agent, run);
-  if (resuming) await answerResumePrompt(agent);
+  await watchStartupPrompts(agent);
 }
 
-async function rememberSession(agent: PaneAgent, pid: number): Promise<void> {
+/** The session id of the agent in the pane (the profile's process at or below the pane's). */
+async function rememberSession(agent: PaneAgent, pane: ProcessIdentity): Promise<void> {
   const { profile, env } = agent.options;
-  const id = await profile.sessionId(pid, env).catch(() => null);
+  const found = (await profile.findAgent?.(pane, env)) ?? pane;
+  const id = await profile.sessionId(found.pid, env).catch(() => null);
   if (id !== null) agent.lastSessionId = id;
+  agent.options.lineage?.observe(id);
+}
+
+/**
+ * The session the relaunch resumes, by `resume`: none; latest (the last id seen); conversation
+ * (the profile's pick from the lineage, else the last id seen). Logged with the reason.
+ */
+async function sessionToResume(agent: PaneAgent): Promise<string | null> {
+  const { profile, env, cwd, lineage, resume = 'conversation' } = agent.options;
+  const latest = agent.lastSessionId;
+  let choice = { sessionId: latest, why: 'the last session seen' };
+  if (resume === 'none') choice = { sessionId: null, why: 'agent.resume is none' };
+  else if (resume === 'conversation' && lineage !== undefined && profile.conversationSession) {
+    const picked = await profile.conversationSession(lineage.chain(), cwd, env);
+    if (picked !== null) choice = picked;
+  }
+  agent.log.info('resume chosen', {
+    resume,
+    ...choice,
+    lineage: lineage?.chain() ?? [],
+  });
+  return choice.sessionId;
 }
 
 /** Polls the run's process (and its session id) until it exits or memgov stops. */
@@ -169,28 +202,46 @@ async function watchRun(agent: PaneAgent, run: PaneRun): Promise<void> {
       await onExit(agent, run);
       return;
     }
-    await rememberSession(agent, run.identity.pid);
+    await rememberSession(agent, run.identity);
   }
 }
 
-/** Answers the profile's resume prompt once, if it shows within the window. */
-async function answerResumePrompt(agent: PaneAgent): Promise<void> {
+/** Presses the prompt's keys, a pause between them (see adapters/tmux.ts); the first error. */
+async function pressKeys(agent: PaneAgent, keys: readonly string[]): Promise<string | null> {
+  for (const [i, key] of keys.entries()) {
+    if (i > 0) await pause(ANSWER_ENTER_DELAY_MS);
+    const sent = await agent.options.tmux.sendKey(agent.name, key);
+    if (sent.isErr()) return sent.error.detail;
+  }
+  return null;
+}
+
+/**
+ * Watches the pane of a run that just started for the profile's startup prompts: one with keys
+ * (Claude Code's "Resume from summary" menu: Enter) is answered, one without (a trust dialog) is
+ * reported and left for a person, never typed into. Ends at the first prompt answered or
+ * reported, or after the window.
+ */
+async function watchStartupPrompts(agent: PaneAgent): Promise<void> {
   const { options, log, name, stopping } = agent;
-  const prompt = options.profile.resumePrompt;
-  if (prompt === null) return;
+  const prompts = options.profile.startupPrompts;
+  if (prompts.length === 0) return;
   const deadline = performance.now() + (options.resumePromptWindowMs ?? 30_000);
   while (!stopping.signal.aborted && performance.now() < deadline) {
     const text = await options.tmux.capturePane(name);
     if (text.isErr()) return;
-    if (prompt.test(text.value)) {
-      const answered = await options.tmux.sendLiteral(name, 'y');
-      await pause(ANSWER_ENTER_DELAY_MS);
-      const entered = answered.isOk() ? await options.tmux.sendKey(name, 'Enter') : answered;
-      log.info('answered the resume prompt', {
-        answer: 'y',
-        ok: entered.isOk(),
-        detail: entered.isErr() ? entered.error.detail : null,
+    const shown = prompts.find((prompt) => prompt.shows.test(text.value));
+    if (shown?.keys === null) {
+      log.warn('the agent asks a question memgov does not answer', {
+        prompt: shown.name,
+        pane: name,
+        detail: 'answer it in the pane (tmux attach); until then no command is typed',
       });
+      return;
+    }
+    if (shown !== undefined) {
+      const error = await pressKeys(agent, shown.keys);
+      log.info('answered the agent prompt', { prompt: shown.name, keys: shown.keys, error });
       return;
     }
     await pause(Math.min(agent.pollMs, 250));
@@ -224,7 +275,7 @@ function oomKilledDuring(
 
 async function onExit(agent: PaneAgent, gone: PaneRun): Promise<void> {
   const { options, log, lifecycle } = agent;
-  await rememberSession(agent, gone.pid);
+  await rememberSession(agent, gone.identity);
   const shown = await deadPaneStatus(agent);
   await bestEffort(agent, ['kill-session', '-t', agent.name]);
   const ranMs = options.now() - gone.startedAtMs;
@@ -240,7 +291,7 @@ async function onExit(agent: PaneAgent, gone: PaneRun): Promise<void> {
     ...(oomKilled === null ? {} : { statusLost: true, oomKilled }),
   });
   if (!relaunch) return;
-  const resumed = options.profile.resumeArgv(options.argv, agent.lastSessionId);
+  const resumed = options.profile.resumeArgv(options.argv, await sessionToResume(agent));
   const argv = resumed ?? options.argv;
   log.info('relaunching agent', { delayMs: lifecycle.delayMs(), command: argv });
   relaunchAfterBackoff(lifecycle, () => void startInPane(agent, argv, resumed !== null));

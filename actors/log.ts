@@ -42,7 +42,8 @@ export function createLog(options: { level: LogLevel; format: 'json' | 'pretty' 
     stack: { capture: 'off' },
     pretty: { template: PRETTY_TEMPLATE },
   });
-  if (options.format === 'json') logger.attachTransport((record) => console.log(jsonLine(record)));
+  if (options.format === 'json')
+    logger.attachTransport((record) => void process.stdout.write(`${jsonLine(record)}\n`));
   return {
     debug: (message, fields) => void logger.debug(message, fields ?? {}),
     info: (message, fields) => void logger.info(message, fields ?? {}),

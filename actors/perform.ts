@@ -18,9 +18,10 @@ import type { TmuxTransportOptions } from '../transports/tmux.ts';
 import type { DaemonConfig, TransportKind } from '../machines/daemon-config.ts';
 import type { PendingAction } from '../machines/records.ts';
 import { tierOfAction } from '../machines/policy.ts';
-import { profileFor, type AgentProfile } from '../agents/index.ts';
+import { profileFor, type AgentProfile, type SessionSet } from '../agents/index.ts';
 import type { AgentHandle } from './agent.ts';
 import type { PerformResult } from './executor.ts';
+import type { SessionLineage } from './lineage.ts';
 import type { Log } from './log.ts';
 import { TRANSPORTS } from '../transports/index.ts';
 import { stopTool } from './stop-tool.ts';
@@ -37,12 +38,14 @@ export interface PerformDeps {
   readonly env?: Env;
   /** Default: the profile the config names. */
   readonly profile?: AgentProfile;
+  /** The agent's session ids since launch or attach; each action adds the one it sees. */
+  readonly lineage?: SessionLineage;
 }
 
 const EXIT_POLL_MS = 100;
 
-/** The agent's identity: the handle's, else the verified process of the configured pane. */
-async function agentIdentity(deps: PerformDeps): Promise<ProcessIdentity | null> {
+/** The handle's identity, else the verified process of the configured pane. */
+async function rootIdentity(deps: PerformDeps): Promise<ProcessIdentity | null> {
   const known = deps.agent.identity();
   if (known !== null) return known;
   const target = paneTarget(deps);
@@ -53,8 +56,50 @@ async function agentIdentity(deps: PerformDeps): Promise<ProcessIdentity | null>
   return found.isOk() ? found.value : null;
 }
 
+/**
+ * The agent's identity: the process the profile recognises at or below the root (a shell in the
+ * pane started the CLI), else the root itself. Looked up on every action, so a relaunched agent
+ * is found again.
+ */
+async function agentIdentity(deps: PerformDeps): Promise<ProcessIdentity | null> {
+  const root = await rootIdentity(deps);
+  const profile = deps.profile ?? profileFor(deps.config.agent);
+  if (root === null || profile.findAgent === undefined) return root;
+  return (await profile.findAgent(root, deps.env ?? process.env)) ?? root;
+}
+
 function paneTarget(deps: PerformDeps): string | null {
   return deps.agent.pane?.() ?? deps.config.agent.tmuxTarget;
+}
+
+/** Adds the agent's session id now to the lineage; returns the chain (empty without one). */
+async function observeSession(
+  identity: ProcessIdentity | null,
+  deps: PerformDeps,
+): Promise<readonly string[]> {
+  if (deps.lineage === undefined) return [];
+  const profile = deps.profile ?? profileFor(deps.config.agent);
+  if (identity !== null) {
+    const id = await profile.sessionId(identity.pid, deps.env ?? process.env).catch(() => null);
+    deps.lineage.observe(id);
+  }
+  return deps.lineage.chain();
+}
+
+/**
+ * The name of the profile's prompt without an answer (a trust dialog) that the pane shows now, or
+ * null: a command typed into it would answer it (Enter confirms the first choice, Escape exits).
+ */
+async function unansweredPrompt(
+  tmux: Tmux,
+  target: string,
+  profile: AgentProfile,
+): Promise<string | null> {
+  const questions = profile.startupPrompts.filter((prompt) => prompt.keys === null);
+  if (questions.length === 0) return null;
+  const text = await tmux.capturePane(target);
+  if (text.isErr()) return null;
+  return questions.find((prompt) => prompt.shows.test(text.value))?.name ?? null;
 }
 
 /** The agent's pane and the profile's checks for each command typed there (tmux transport). */
@@ -71,10 +116,22 @@ async function paneOptions(
   return {
     tmux,
     target,
-    checksFor: (action, text) =>
-      profile.probe(action, text, ports).catch((error: unknown) => {
+    checksFor: async (action, text) => {
+      // A prompt memgov never answers (a trust dialog) would take the typed keys as its answer.
+      const asked = await unansweredPrompt(tmux, target, profile);
+      if (asked !== null) {
+        deps.log.warn('the agent asks a question memgov does not answer', {
+          action,
+          prompt: asked,
+        });
+        throw new Error(
+          `the agent shows its ${asked} prompt, which memgov never answers: nothing typed (answer it in the pane)`,
+        );
+      }
+      return profile.probe(action, text, ports).catch((error: unknown) => {
         throw new Error(`the ${profile.name} checks failed: ${String(error)}`);
-      }),
+      });
+    },
     typing: {
       idleDeadlineMs: agentConfig.idleDeadlineMs,
       busyPolicy: agentConfig.busyPolicy,
@@ -123,6 +180,26 @@ async function sendRung(
   );
 }
 
+/** The agent's session set with its lineage; null (a warning logged) when it cannot be read. */
+async function agentSessionSet(
+  identity: ProcessIdentity,
+  profile: AgentProfile,
+  deps: PerformDeps,
+): Promise<SessionSet | null> {
+  const lineage = await observeSession(identity, deps);
+  const set = await profile.sessionSet(identity.pid, deps.env ?? process.env, lineage).then(
+    (found) =>
+      found.match(
+        (value) => ({ value }),
+        (e) => ({ error: e.detail }),
+      ),
+    (error: unknown) => ({ error: String(error) }),
+  );
+  if (!('error' in set)) return set.value;
+  deps.log.warn('session files not found', { profile: profile.name, detail: set.error });
+  return null;
+}
+
 /**
  * Archives `config.archive.paths` and the profile's session set, incrementally (files unchanged
  * since the last archive are hard-linked from it). Returns a note for the action's detail, or
@@ -139,22 +216,11 @@ async function archiveAll(
   const sources = [...archive.paths];
   let exclude: ((relPath: string, absPath: string) => boolean) | undefined;
   let profileExtra: Readonly<Record<string, unknown>> = { profile: profile.name };
-  if (identity !== null) {
-    const set = await profile.sessionSet(identity.pid, deps.env ?? process.env).then(
-      (found) =>
-        found.match(
-          (value) => ({ value }),
-          (e) => ({ error: e.detail }),
-        ),
-      (error: unknown) => ({ error: String(error) }),
-    );
-    if ('error' in set) {
-      deps.log.warn('session files not found', { profile: profile.name, detail: set.error });
-    } else if (set.value !== null) {
-      sources.push(...set.value.sources.filter((source) => !sources.includes(source)));
-      exclude = set.value.exclude;
-      profileExtra = { profile: profile.name, ...set.value.extraManifest };
-    }
+  const set = identity === null ? null : await agentSessionSet(identity, profile, deps);
+  if (set !== null) {
+    sources.push(...set.sources.filter((source) => !sources.includes(source)));
+    exclude = set.exclude;
+    profileExtra = { profile: profile.name, ...set.extraManifest };
   }
   if (sources.length === 0) return null;
   const nowMs = deps.now();
@@ -250,7 +316,10 @@ export function createPerform(deps: PerformDeps) {
         killAfterMs: deps.config.agent.toolKillAfterMs,
       });
     }
+    await observeSession(await agentIdentity(deps), deps);
     const result = await sendRung({ ...request, action: request.action }, signal, deps);
+    // A /clear has moved the agent to a new session: the chain gets it now.
+    if (request.action === 'clear') await observeSession(await agentIdentity(deps), deps);
     if (request.action !== 'compact' || result.outcome !== 'ok') return result;
     // Tier 1 checkpoint: if the kernel wins a later race, a recent archive is still there, and
     // tier 3 only tops it up (its archive links what did not change since).

@@ -177,6 +177,20 @@ export function findCompaction(
   return null;
 }
 
+/** When the last compaction of these records finished (see findCompaction); null: none. */
+export function lastCompactionAtMs(records: readonly TranscriptRecord[]): number | null {
+  let lastMs: number | null = null;
+  for (const { record, atMs } of timedRecords(records, Number.NEGATIVE_INFINITY)) {
+    if (compactionIn(record, atMs) !== null) lastMs = atMs;
+  }
+  return lastMs;
+}
+
+/** Whether the main conversation holds a model answer (a session after /clear holds none). */
+export function holdsConversation(records: readonly TranscriptRecord[]): boolean {
+  return records.some((record) => record.type === 'assistant' && record.isSidechain !== true);
+}
+
 /** Whether a compaction finished at or after `sinceMs` (see findCompaction). */
 export function compactFinishedAfter(
   records: readonly TranscriptRecord[],

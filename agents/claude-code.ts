@@ -17,21 +17,13 @@
 //   versions update it. A new transcript file in the project directory is the fallback signal.
 import { basename, join } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
-import { fileOwnership, type ProcessIdentity } from '../adapters/proc.ts';
 import {
   existingPaths,
   existsAs,
-  findInSubdirs,
-  homeOf,
-  isFileAt,
   isSafeSessionId,
   listNames,
-  nonEmpty,
   readFirstRecord,
-  readPidFile,
-  readPidFiles,
   readTranscriptTail,
-  timedFiles,
   type Env,
   type PathKind,
   type SessionFileError,
@@ -39,13 +31,23 @@ import {
 } from '../adapters/session-files.ts';
 import { paneLacks, paneShows, type Predicate } from '../adapters/tmux.ts';
 import {
-  clearedSessionId,
+  claudeConfigDir,
+  findClaudeProcess,
+  findClearedSession,
+  findTranscript,
+  projectDirOf,
+  readSessionFor,
+  TAIL_BYTES,
+  unsafeId,
+  type SessionFile,
+} from './claude-code-files.ts';
+import {
   clearFinished,
   commandTaken,
   compactCompletion,
   compactFailedAfter,
-  encodeCwd,
-  parseSessionFile,
+  holdsConversation,
+  lastCompactionAtMs,
   type ClaudeSession,
 } from './claude-code-parse.ts';
 import type {
@@ -54,166 +56,29 @@ import type {
   ResumeCommand,
   RungName,
   RungProbe,
+  SessionChoice,
   SessionSet,
+  StartupPrompt,
 } from './profile.ts';
 import { BUSY_MARKER, hasNoCommand, resumeIn } from './terminal.ts';
 
-/** A session read from disk: where it was and when it was last written. */
-export interface SessionFile extends ClaudeSession {
-  readonly path: string;
-  readonly mtimeMs: number;
-}
-
-/** Whether a `sessions/<pid>.json` belongs to the live process that now holds the pid. */
-export type SessionMatch =
-  | { readonly kind: 'none' }
-  | {
-      readonly kind: 'matched';
-      readonly session: SessionFile;
-      /** procStart: equal start ticks; fileTime: written after the process started; unverified: neither could be checked. */
-      readonly verifiedBy: 'procStart' | 'fileTime' | 'unverified';
-    }
-  | { readonly kind: 'stale'; readonly session: SessionFile; readonly detail: string };
+export {
+  claudeConfigDir,
+  findClaudeProcess,
+  findClearedSession,
+  findSessions,
+  findTranscript,
+  projectDirName,
+  readSessionFor,
+  sessionForProcess,
+  transcriptPath,
+  type SessionFile,
+  type SessionMatch,
+} from './claude-code-files.ts';
 
 const CREDENTIALS = '.credentials.json';
 /** Enough for the first record of a legacy `agent-*.jsonl` file (its sessionId). */
 const FIRST_LINE_BYTES = 64 * 1024;
-/** Transcripts grow to hundreds of MiB: only this much of the end is read per check. */
-const TAIL_BYTES = 4 << 20;
-const CURRENT_NAME = /^(\d{1,10})\.json$/;
-const LEGACY_NAME = /^pid-(\d{1,10})\.json$/;
-
-function unsafeId(path: string, id: string): SessionFileError {
-  return { kind: 'unsafe', path, detail: `unsafe session id ${JSON.stringify(id)}` };
-}
-
-// ------------------------------------------------------------------------------- where it lives
-
-/** `$CLAUDE_CONFIG_DIR`, else `$HOME/.claude`. */
-export function claudeConfigDir(env: Env): string {
-  return nonEmpty(env.CLAUDE_CONFIG_DIR) ? env.CLAUDE_CONFIG_DIR : join(homeOf(env), '.claude');
-}
-
-/** The project directory's name: CLAUDE_CODE_PROJECT_DIR_NAME when set (v2.1.234+), else encodeCwd. */
-export function projectDirName(env: Env, cwd: string): string {
-  const named = env.CLAUDE_CODE_PROJECT_DIR_NAME;
-  const usable = nonEmpty(named) && !named.includes('/') && named !== '..' && named !== '.';
-  return usable ? named : encodeCwd(cwd);
-}
-
-/** Where the transcript of `sessionId` in `cwd` is expected: `projects/<name>/<sid>.jsonl`. */
-export function transcriptPath(
-  env: Env,
-  cwd: string,
-  sessionId: string,
-): Result<string, SessionFileError> {
-  const projects = join(claudeConfigDir(env), 'projects');
-  if (!isSafeSessionId(sessionId)) return err(unsafeId(projects, sessionId));
-  return ok(join(projects, projectDirName(env, cwd), `${sessionId}.jsonl`));
-}
-
-/**
- * The transcript of `sessionId`: at transcriptPath, else the first `projects/*\/<sid>.jsonl`
- * (sorted by name): project directory names changed between versions. Null when none exists.
- */
-export async function findTranscript(
-  env: Env,
-  cwd: string,
-  sessionId: string,
-): Promise<Result<string | null, SessionFileError>> {
-  const expected = transcriptPath(env, cwd, sessionId);
-  if (expected.isErr()) return err(expected.error);
-  const there = await isFileAt(expected.value);
-  if (there.isErr()) return err(there.error);
-  if (there.value) return ok(expected.value);
-  return findInSubdirs(join(claudeConfigDir(env), 'projects'), `${sessionId}.jsonl`);
-}
-
-/** The directory of the session's transcript, or where it would be. */
-async function projectDirOf(
-  env: Env,
-  session: ClaudeSession,
-): Promise<Result<{ dir: string; transcript: string | null }, SessionFileError>> {
-  const transcript = await findTranscript(env, session.cwd, session.sessionId);
-  return transcript.map((found) => ({
-    transcript: found,
-    dir:
-      found === null
-        ? join(claudeConfigDir(env), 'projects', projectDirName(env, session.cwd))
-        : join(found, '..'),
-  }));
-}
-
-// -------------------------------------------------------------------------------- session files
-
-function readSessionPath(path: string, pid: number) {
-  return readPidFile(path, pid, parseSessionFile);
-}
-
-/** `sessions/<pid>.json`, else the legacy `sessions/pid-<pid>.json`; null when neither exists. */
-export async function readSessionFor(
-  pid: number,
-  env: Env,
-): Promise<Result<SessionFile | null, SessionFileError>> {
-  const dir = join(claudeConfigDir(env), 'sessions');
-  if (!Number.isSafeInteger(pid) || pid <= 0) {
-    return err({ kind: 'unsafe', path: dir, detail: `${pid} is not a process id` });
-  }
-  const current = await readSessionPath(join(dir, `${pid}.json`), pid);
-  if (current.isErr() || current.value !== null) return current;
-  return readSessionPath(join(dir, `pid-${pid}.json`), pid);
-}
-
-/**
- * Every session file under `sessions/`, both generations, sorted by pid (current first when a pid
- * has both). Files that cannot be used are listed in `unusable`, not fatal.
- */
-export async function findSessions(
-  env: Env,
-): Promise<Result<{ sessions: SessionFile[]; unusable: SessionFileError[] }, SessionFileError>> {
-  const dir = join(claudeConfigDir(env), 'sessions');
-  const read = await readPidFiles(dir, [CURRENT_NAME, LEGACY_NAME], parseSessionFile);
-  return read.map(({ found, unusable }) => ({
-    sessions: found.sort(
-      (a, b) => a.pid - b.pid || (a.format === b.format ? 0 : a.format === 'current' ? -1 : 1),
-    ),
-    unusable,
-  }));
-}
-
-/**
- * The session file of the live process `identity` (adopted from /proc), checked so that a pid the
- * kernel has handed to another process never matches (see fileOwnership: `procStart`, else the
- * file's write time against the process's start).
- */
-export async function sessionForProcess(
-  identity: ProcessIdentity,
-  env: Env,
-  options: { readonly procRoot?: string; readonly ticksPerSec?: number } = {},
-): Promise<Result<SessionMatch, SessionFileError>> {
-  const read = await readSessionFor(identity.pid, env);
-  if (read.isErr()) return err(read.error);
-  const session = read.value;
-  if (session === null) return ok({ kind: 'none' });
-  const owner = await fileOwnership(identity, session, options);
-  return ok(
-    owner.owned
-      ? { kind: 'matched', session, verifiedBy: owner.verifiedBy }
-      : { kind: 'stale', session, detail: owner.detail },
-  );
-}
-
-/** Lists the project directory of `session` and applies clearedSessionId. */
-export async function findClearedSession(
-  env: Env,
-  session: ClaudeSession,
-  sinceMs: number,
-): Promise<Result<string | null, SessionFileError>> {
-  const project = await projectDirOf(env, session);
-  if (project.isErr()) return err(project.error);
-  const files = await timedFiles(project.value.dir, /\.jsonl$/, { followLinks: true });
-  return files.map((found) => clearedSessionId(found, session.sessionId, sinceMs));
-}
 
 // ------------------------------------------------------------------------------------- archives
 
@@ -308,17 +173,43 @@ async function claudeSession(pid: number | null, env: Env): Promise<SessionFile 
 /** The end of the live session's transcript; null when it cannot be found or read. */
 async function liveRecords(ports: ProfilePorts): Promise<readonly TranscriptRecord[] | null> {
   const session = await claudeSession(ports.pid, ports.env);
-  if (session === null) return null;
-  const path = await findTranscript(ports.env, session.cwd, session.sessionId);
-  if (path.isErr() || path.value === null) return null;
-  const tail = await readTranscriptTail(path.value, TAIL_BYTES);
-  return tail.isOk() ? tail.value.records : null;
+  return session === null ? null : transcriptRecords(ports.env, session.cwd, session.sessionId);
+}
+
+/**
+ * What the real CLI (2.1.197) may ask as it starts. After `--resume` of an old, large session a
+ * select menu whose default is "Resume from summary (recommended)": Enter takes it (`y` is not
+ * one of its options). The folder-trust dialog ("Is this a project you created or one you
+ * trust?") and the API-key and first-run dialogs are questions for a person: reported only.
+ */
+const CLAUDE_PROMPTS: readonly StartupPrompt[] = [
+  { name: 'resume-choice', shows: /Resume from summary/i, keys: ['Enter'] },
+  {
+    name: 'trust',
+    shows: /Is this a project you created or one you trust|Do you trust the files in this folder/i,
+    keys: null,
+  },
+  { name: 'api-key', shows: /Do you want to use this API key/i, keys: null },
+  { name: 'first-run', shows: /Choose the text style|Select login method/i, keys: null },
+];
+
+/**
+ * Whether the pane shows one of those questions: a command typed then would answer it (Enter
+ * confirms the trust dialog's first choice), so the agent is not idle.
+ */
+function asksQuestion(ports: ProfilePorts): Predicate {
+  return async () => {
+    const text = await ports.tmux.capturePane(ports.target);
+    return text.isOk() && CLAUDE_PROMPTS.some((prompt) => prompt.shows.test(text.value));
+  };
 }
 
 /** Idle when sessions/<pid>.json says so; without a status, when the pane lacks the busy marker. */
 function claudeIdle(ports: ProfilePorts): Predicate {
   const paneIdle = paneLacks(ports.tmux, ports.target, BUSY_MARKER);
+  const asks = asksQuestion(ports);
   return async () => {
+    if (await asks()) return false;
     const session = await claudeSession(ports.pid, ports.env);
     if (session !== null && session.status !== 'unknown') return session.status === 'idle';
     return paneIdle();
@@ -406,15 +297,75 @@ export function withoutResume(argv: readonly string[]): string[] {
   return kept;
 }
 
-async function claudeSessionSet(pid: number, env: Env) {
+/** The records at the end of `sessionId`'s transcript in `cwd`; null when it is not there. */
+async function transcriptRecords(env: Env, cwd: string, sessionId: string) {
+  const path = await findTranscript(env, cwd, sessionId);
+  if (path.isErr() || path.value === null) return null;
+  const tail = await readTranscriptTail(path.value, TAIL_BYTES);
+  return tail.isOk() ? tail.value.records : null;
+}
+
+/**
+ * The session of `lineage` whose transcript holds the latest compact summary, else the newest
+ * holding a model answer: a /clear leaves the conversation in the session before it, and
+ * resuming the compacted one brings the summary back at a fraction of the memory
+ * (docs/AGENTS.md: 365 MB resumed against 779 MB grown). Null when none holds either.
+ */
+export async function conversationSession(
+  lineage: readonly string[],
+  cwd: string,
+  env: Env,
+): Promise<SessionChoice | null> {
+  let summary: { sessionId: string; atMs: number } | null = null;
+  let answered: string | null = null;
+  for (const sessionId of lineage) {
+    const records = await transcriptRecords(env, cwd, sessionId);
+    if (records === null) continue;
+    const atMs = lastCompactionAtMs(records);
+    if (atMs !== null && (summary === null || atMs >= summary.atMs)) summary = { sessionId, atMs };
+    if (holdsConversation(records)) answered = sessionId;
+  }
+  if (summary !== null)
+    return { sessionId: summary.sessionId, why: 'it holds the latest compact summary' };
+  if (answered !== null)
+    return { sessionId: answered, why: 'no compact summary: the newest session with answers' };
+  return null;
+}
+
+/** Every path of `sets`, each once, in order. */
+function mergedSources(sets: readonly SessionSet[]): string[] {
+  return [...new Set(sets.flatMap((set) => set.sources))];
+}
+
+/**
+ * The live session's set, with the files of the earlier sessions of `lineage` (same cwd and
+ * process: a /clear changes only the id). The manifest lists the chain and the session that
+ * `memgov restore` prints the resume command for.
+ */
+async function claudeSessionSet(pid: number, env: Env, lineage: readonly string[] = []) {
   const read = await readSessionFor(pid, env);
   if (read.isErr() || read.value === null) return read.map(() => null);
   const session = read.value;
-  const set = await sessionArchiveSet(env, session);
-  return set.map((s) => ({
-    ...s,
-    extraManifest: { ...s.extraManifest, agentVersion: session.version },
-  }));
+  const chain = [...lineage.filter((id) => id !== session.sessionId), session.sessionId];
+  const sets: SessionSet[] = [];
+  for (const sessionId of chain) {
+    const set = await sessionArchiveSet(env, { ...session, sessionId });
+    if (set.isErr()) return err(set.error);
+    sets.push(set.value);
+  }
+  const current = sets.at(-1) as SessionSet;
+  const resume = await conversationSession(chain, session.cwd, env);
+  return ok({
+    ...current,
+    sources: mergedSources(sets),
+    extraManifest: {
+      ...current.extraManifest,
+      agentVersion: session.version,
+      lineage: chain,
+      resumeSessionId: resume?.sessionId ?? session.sessionId,
+      resumeWhy: resume?.why ?? 'the live session',
+    },
+  });
 }
 
 export function claudeCodeProfile(): AgentProfile {
@@ -423,12 +374,15 @@ export function claudeCodeProfile(): AgentProfile {
     commands: { compact: '/compact', clear: '/clear' },
     missingRung: hasNoCommand('claude-code'),
     enterKey: 'Enter',
+    findAgent: (root, env) => findClaudeProcess(root, env).catch(() => null),
     probe: claudeProbe,
     sessionSet: claudeSessionSet,
+    conversationSession: (lineage, cwd, env) =>
+      conversationSession(lineage, cwd, env).catch(() => null),
     sessionId: async (pid, env) => (await claudeSession(pid, env))?.sessionId ?? null,
     resumeArgv: (argv, sessionId) =>
       sessionId === null ? null : [...withoutResume(argv), '--resume', sessionId],
-    resumePrompt: /Resume from summary/i,
+    startupPrompts: CLAUDE_PROMPTS,
     resumeCommand: ({ cwd, sessionId }) =>
       sessionId === null ? null : resumeCommand({ cwd, sessionId }),
   };

@@ -20,7 +20,7 @@ export function genericProfile(settings: AgentSettings): AgentProfile {
     sessionSet: () => Promise.resolve(ok(null)),
     sessionId: () => Promise.resolve(null),
     resumeArgv: () => null,
-    resumePrompt: null,
+    startupPrompts: [],
     resumeCommand: () => null,
   };
 }

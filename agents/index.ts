@@ -24,6 +24,7 @@ export type {
   ProfilePorts,
   ResumeCommand,
   RungProbe,
+  SessionSet,
 } from './profile.ts';
 
 export const AGENTS: { readonly [Name in AgentName]: AgentFactory } = {
@@ -49,20 +50,23 @@ export function profileFor(settings: AgentSettings): AgentProfile {
   return AGENTS[settings.profile](settings);
 }
 
+function safeId(value: unknown): string | null {
+  return typeof value === 'string' && isSafeSessionId(value) ? value : null;
+}
+
 /**
  * The resume command an archive's manifest implies: `profile` (a manifest with a `sessionId` and
- * no profile is Claude Code's), `cwd` (absolute) and `sessionId` (a safe path segment; each
- * profile says whether it needs one). Null when the manifest names no session memgov can resume.
+ * no profile is Claude Code's), `cwd` (absolute) and the session: `resumeSessionId` (the one of
+ * the lineage holding the conversation, in manifests since lineage was recorded), else
+ * `sessionId` (a safe path segment; each profile says whether it needs one). Null when the
+ * manifest names no session memgov can resume.
  */
 export function resumeFromManifest(
   manifest: Readonly<Record<string, unknown>>,
 ): { profile: AgentName; command: ResumeCommand } | null {
   const { cwd } = manifest;
   if (typeof cwd !== 'string' || !isAbsolute(cwd) || cwd.includes('\0')) return null;
-  const sessionId =
-    typeof manifest.sessionId === 'string' && isSafeSessionId(manifest.sessionId)
-      ? manifest.sessionId
-      : null;
+  const sessionId = safeId(manifest.resumeSessionId) ?? safeId(manifest.sessionId);
   const profile =
     manifest.profile === undefined && sessionId !== null ? 'claude-code' : manifest.profile;
   if (!isAgentName(profile)) return null;

@@ -5,6 +5,7 @@
 // a process. The types this room shares with machines/ are declared here structurally, so agents/
 // never imports machines/.
 import type { Result } from 'neverthrow';
+import type { ProcessIdentity } from '../adapters/proc.ts';
 import type { Env, SessionFileError } from '../adapters/session-files.ts';
 import type { Predicate, Tmux } from '../adapters/tmux.ts';
 
@@ -60,6 +61,22 @@ export interface SessionSet {
   readonly extraManifest: Readonly<Record<string, unknown>>;
 }
 
+/** A session picked to resume, and the reason, for the log and the manifest. */
+export interface SessionChoice {
+  readonly sessionId: string;
+  readonly why: string;
+}
+
+/** A question a CLI asks in its pane, and how memgov answers it. */
+export interface StartupPrompt {
+  /** A short name for the log: `resume-choice`, `trust`. */
+  readonly name: string;
+  /** Matches the pane while the question is on screen. */
+  readonly shows: RegExp;
+  /** tmux keys that take the answer memgov gives (its safe default); null: reported only. */
+  readonly keys: readonly string[] | null;
+}
+
 /** A printable, runnable way back into a session. */
 export interface ResumeCommand {
   readonly cwd: string;
@@ -83,19 +100,44 @@ export interface AgentProfile {
   /** Why a rung with no command is skipped (logged and returned as the action's detail). */
   readonly missingRung: (action: RungName) => string;
   readonly enterKey: string;
+  /**
+   * The agent's own process among `root` (the pane's process, or the pid memgov was given) and
+   * its descendants, verified by start time: a shell or a wrapper in the pane is normal. Null
+   * when none is recognised (the caller keeps `root`); absent: `root` is the agent. Never rejects.
+   */
+  readonly findAgent?: (root: ProcessIdentity, env: Env) => Promise<ProcessIdentity | null>;
   /** Builds the checks for typing `text` as `action` now. Never rejects. */
   readonly probe: (action: RungName, text: string, ports: ProfilePorts) => Promise<RungProbe>;
-  /** The current session's files (for tier 1's checkpoint and tier 3's archive). Never rejects. */
+  /**
+   * The current session's files (for tier 1's checkpoint and tier 3's archive), plus those of the
+   * earlier sessions of `lineage` (ids since launch or attach, oldest first): after a /clear the
+   * conversation is in the session before. Never rejects.
+   */
   readonly sessionSet: (
     pid: number,
     env: Env,
+    lineage?: readonly string[],
   ) => Promise<Result<SessionSet | null, SessionFileError>>;
+  /**
+   * Which session of `lineage` holds the conversation (the latest compact summary, else the
+   * newest with a model answer), and why; null when the profile cannot tell (the caller resumes
+   * the latest). Never rejects.
+   */
+  readonly conversationSession?: (
+    lineage: readonly string[],
+    cwd: string,
+    env: Env,
+  ) => Promise<SessionChoice | null>;
   /** The current session's id, when the CLI has one (remembered for the relaunch). */
   readonly sessionId: (pid: number, env: Env) => Promise<string | null>;
   /** The argv that resumes `sessionId` from the original `argv`; null: relaunch as it was. */
   readonly resumeArgv: (argv: readonly string[], sessionId: string | null) => string[] | null;
-  /** What a resumed CLI shows when it asks how to resume (answered `y`, Enter); null: never asks. */
-  readonly resumePrompt: RegExp | null;
+  /**
+   * What the CLI may ask in its pane as it starts (a resume choice, a trust or first-run dialog),
+   * checked in order. One with keys is answered with them; one without is reported, never typed
+   * into: memgov cannot know the right answer to a question about trust.
+   */
+  readonly startupPrompts: readonly StartupPrompt[];
   /** The command `memgov restore` prints for an archived session; null when it cannot resume it. */
   readonly resumeCommand: (session: ArchivedSession) => ResumeCommand | null;
 }

@@ -110,7 +110,7 @@ export function fileProfile(spec: FileProfileSpec): AgentProfile {
       return found.isOk() ? (found.value?.sessionId ?? null) : null;
     },
     resumeArgv: spec.resumeArgv,
-    resumePrompt: null,
+    startupPrompts: [],
     resumeCommand: spec.resumeCommand,
   };
 }

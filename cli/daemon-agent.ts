@@ -12,6 +12,7 @@ import {
 } from '../machines/daemon-config.ts';
 import { attachedAgent, launchedAgent, type AgentHandle } from '../actors/agent.ts';
 import { tmuxLaunchedAgent } from '../actors/agent-tmux.ts';
+import { sessionLineage, type SessionLineage } from '../actors/lineage.ts';
 import { profileFor, type AgentName, type AgentProfile } from '../agents/index.ts';
 import type { DaemonOptions } from './daemon.ts';
 
@@ -20,6 +21,8 @@ export interface GovernedAgent {
   readonly transport: TransportKind;
   readonly profile: AgentProfile;
   readonly tmux: Tmux;
+  /** The agent's session ids since launch or attach (actors/lineage.ts). */
+  readonly lineage: SessionLineage;
 }
 
 /**
@@ -51,16 +54,18 @@ export function startAgent(
   const profile = profileFor(config);
   const tmux = tmuxClient(config);
   const launch = { argv: options.agentCommand, ...RELAUNCH, now };
+  const lineage = sessionLineage(log);
   const oomKills = (): number | null =>
     reader.read().match(
       (r) => r.oomKills,
       () => null,
     );
+  const paneLaunch = { tmux, profile, env, cwd: options.cwd ?? process.cwd(), oomKills, lineage };
   const agent: AgentHandle =
     options.agentCommand.length === 0
       ? attachedAgent({ pid: config.pid, pidfile: config.pidfile }, log)
       : launchesInTmux(config)
-        ? tmuxLaunchedAgent({ ...launch, tmux, profile, env, cwd: process.cwd(), oomKills }, log)
+        ? tmuxLaunchedAgent({ ...launch, ...paneLaunch, resume: config.resume }, log)
         : launchedAgent(launch, log);
-  return { agent, transport: resolveTransport(config, agent.launched), profile, tmux };
+  return { agent, transport: resolveTransport(config, agent.launched), profile, tmux, lineage };
 }

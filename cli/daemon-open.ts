@@ -80,8 +80,8 @@ export function logStarted(
   facts: Readonly<Record<string, unknown>>,
 ): void {
   const handle = reader.handle();
-  const first = reader.read();
-  const limit = first.isOk() ? limitFacts(first.value) : {};
+  const first = readOnce(reader);
+  const limit = first === null ? {} : limitFacts(first);
   log.info('memgov started', {
     cgroup: handle.dir,
     cgroupVersion: handle.version,
@@ -91,11 +91,11 @@ export function logStarted(
     pid: process.pid,
     hostname: hostname(),
   });
-  if (first.isOk() && first.value.limitSource === 'host') {
+  if (first?.limitSource === 'host') {
     log.warn(
       'the cgroup sets no memory limit: measuring against the host memory, so memgov will likely never act',
       {
-        limitMiB: Math.round(first.value.limitBytes / MIB),
+        limitMiB: Math.round(first.limitBytes / MIB),
         hint: 'set resources.limits.memory on the container (or memory.max)',
       },
     );
@@ -125,4 +125,16 @@ export function trackedRead(
     if (reading.isOk()) succeeded();
     return reading;
   };
+}
+
+/** One reading for the start line, or null; a failed (or throwing) read is the sampler's to report. */
+function readOnce(reader: CgroupReader): CgroupReading | null {
+  try {
+    return reader.read().match(
+      (reading) => reading,
+      () => null,
+    );
+  } catch {
+    return null;
+  }
 }

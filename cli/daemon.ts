@@ -45,6 +45,8 @@ export interface DaemonOptions {
   readonly stopSignal?: Promise<string>;
   /** Where agent CLIs keep their sessions ($CLAUDE_CONFIG_DIR, $HOME...); default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Where a tmux-launched agent starts and restarts; default memgov's own cwd. */
+  readonly cwd?: string;
   /** Where the companion instance lock lives (default /dev/shm); tests give their own. */
   readonly shmDir?: string;
   /** Replaces the cgroup read: fault injection in tests (a read that throws, vanishes, lies). */

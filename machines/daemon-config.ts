@@ -20,6 +20,8 @@ export const PROFILE_NAMES: readonly ProfileName[] = [
 export const TRANSPORT_KINDS: readonly TransportKind[] = ['none', 'stdin', 'command', 'tmux'];
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type ActionWithCommand = 'compact' | 'clear';
+export const RESUME_MODES = ['conversation', 'latest', 'none'] as const;
+export type ResumeMode = (typeof RESUME_MODES)[number];
 
 export interface AgentConfig {
   readonly profile: ProfileName;
@@ -52,6 +54,12 @@ export interface AgentConfig {
   readonly busyPolicy: BusyPolicy;
   /** How long the tmux transport waits for the agent to be idle before the busy policy applies. */
   readonly idleDeadlineMs: number;
+  /**
+   * Which session the relaunch after tier 3 resumes: `conversation` the one holding the latest
+   * compact summary (a /clear leaves the conversation in the session before it), `latest` the
+   * live one, `none` relaunches the command as it was.
+   */
+  readonly resume: ResumeMode;
 }
 
 export interface ArchiveConfig {
@@ -114,7 +122,10 @@ export function defaultDaemonConfig(agentData: string): DaemonConfig {
       commandArgv: { compact: null, clear: null },
       pid: null,
       pidfile: null,
-      actionTimeoutMs: 60_000,
+      // A real /compact is a model call over the whole conversation: minutes on a real model
+      // (7-15 s on a local fake with a small history, docs/AGENTS.md), so a minute-long bound
+      // would report good compactions as timed out. Ten minutes still ends a wedged agent's wait.
+      actionTimeoutMs: 600_000,
       terminateGraceMs: 10_000,
       killAfterMs: null,
       toolKillAfterMs: 3_000,
@@ -123,6 +134,7 @@ export function defaultDaemonConfig(agentData: string): DaemonConfig {
       enterKey: null,
       busyPolicy: 'skip',
       idleDeadlineMs: 30_000,
+      resume: 'conversation',
     },
     archive: { dir: `${agentData}/archive`, paths: [], retain: 10, deadlineMs: 20_000 },
     supervisor: DEFAULT_RESTART_BUDGET,
@@ -318,6 +330,7 @@ const AGENT_KEYS = [
   'enterKey',
   'busyPolicy',
   'idleDeadlineMs',
+  'resume',
 ];
 
 /** `agent.commands` (typed text) and `agent.commandArgv` (argv per action), each a section. */
@@ -438,6 +451,7 @@ function readAgent(reader: Reader, raw: unknown, a: AgentConfig): AgentConfig {
       0,
       MAX_MS,
     ),
+    resume: readChoice<ResumeMode>(reader, 'agent.resume', agentRaw.resume, RESUME_MODES, a.resume),
   };
 }
 

@@ -26,6 +26,8 @@ With nothing configured it observes and logs what it would do.
   --busy-policy POLICY   skip or interrupt: what tmux does when the agent is still busy
                          at the idle deadline (default: skip)
   --enter-key KEY        the tmux key that submits a typed command: Enter or C-m
+  --resume WHICH         the session a relaunch after tier 3 resumes: conversation (the
+                         one holding the latest compact summary, default), latest or none
   --log-format FORMAT    json (default when stdout is not a terminal) or pretty
   --log-level LEVEL      debug, info, warn or error (also MEMGOV_LOG_LEVEL)
   --metrics[=PORT]       serve Prometheus metrics on /metrics (default port 9470)
@@ -56,6 +58,7 @@ export const RUN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'tmux-socket': { kind: 'string' },
   'busy-policy': { kind: 'string' },
   'enter-key': { kind: 'string' },
+  resume: { kind: 'string' },
   'log-format': { kind: 'string' },
   'log-level': { kind: 'string' },
   metrics: { kind: 'optional' },
@@ -82,6 +85,7 @@ const DAEMON_FLAGS: Readonly<Record<string, string>> = {
   'tmux-socket': 'agent.tmuxSocket',
   'busy-policy': 'agent.busyPolicy',
   'enter-key': 'agent.enterKey',
+  resume: 'agent.resume',
 };
 
 /** Flags that set daemon settings, as a raw config layer (validated by loadConfig). */

@@ -13,6 +13,14 @@ describe('memgov run tmux flags', () => {
     );
   });
 
+  test('a bad --resume exits 2 naming the flag and the choices', async () => {
+    const run = await runMain(['run', '--resume', 'newest']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      'memgov run: flag --resume: agent.resume: must be one of conversation, latest, none (got "newest")\n',
+    );
+  });
+
   test('a bad --enter-key exits 2 naming the flag', async () => {
     const run = await runMain(['run', '--enter-key', 'Return key']);
     expect(run.code).toBe(2);

@@ -18,8 +18,9 @@
 //   --lose-first-enter     the first Enter that would submit a line is ignored
 //   --paste-window-ms N    an Enter within N ms of a typed character counts as pasted (ignored)
 //   --start-mib N --grow-mib-per-s N --max-mib N --compact-frees-pct N --clear-frees-pct N
-//   --resume SID           continue that transcript; --resume-prompt asks "Resume from summary
-//                          (y/n)?" first (status "waiting" until answered)
+//   --resume SID           continue that transcript; --resume-prompt first shows the real
+//                          CLI's select menu, "Resume from summary (recommended)" highlighted:
+//                          Enter takes it, typed letters do nothing (status "waiting" till then)
 //   --session-id SID       the first session id (default: a random UUID)
 //   --debug-log FILE       append one line per event
 // SIGTERM and SIGHUP: the session file is set to idle and it exits 0 (transcript lines are
@@ -145,7 +146,6 @@ let sessionId: string = opts.resume ?? opts.sessionId ?? randomUUID();
 let parentUuid: string | null = null;
 let mode: Mode = 'normal';
 let input = '';
-let promptInput = '';
 let task: { kind: 'turn' | 'compact'; timer: NodeJS.Timeout } | null = null;
 let patternBusy = false;
 let enterLost = false;
@@ -215,7 +215,7 @@ function render(): void {
     );
   }
   if (mode === 'resume-prompt') {
-    footer.push(`Resume from summary (y/n)? ${promptInput}`);
+    footer.push('❯ 1. Resume from summary (recommended)', '  2. Resume full session as-is');
   } else {
     const shown = Array.from(input.replace(/\n/g, '⏎'));
     footer.push(`> ${shown.slice(-(columns - 3)).join('')}`);
@@ -363,12 +363,11 @@ function submit(line: string): void {
   });
 }
 
-function answerResume(answer: string): void {
-  promptInput = '';
-  if (answer !== 'y' && answer !== 'n') return;
-  log(`resume answer ${answer}`);
+/** Enter in the resume menu takes the highlighted choice, the summary (the only one here). */
+function answerResume(): void {
+  log('resume answer summary');
   mode = 'normal';
-  say(answer === 'y' ? 'Resuming from summary' : 'Resuming the full session');
+  say('Resuming from summary');
 }
 
 function onEnter(): void {
@@ -377,7 +376,7 @@ function onEnter(): void {
     log('dialog closed by Enter');
     return;
   }
-  if (mode === 'resume-prompt') return answerResume(promptInput.trim());
+  if (mode === 'resume-prompt') return answerResume();
   if (input === '') return;
   if (opts.loseFirstEnter && !enterLost) {
     enterLost = true;
@@ -417,7 +416,7 @@ function onPrintable(char: string): void {
   if (mode === 'dialog') {
     log(`swallowed by the dialog ${JSON.stringify(char)}`);
   } else if (mode === 'resume-prompt') {
-    promptInput += char;
+    log(`swallowed by the resume menu ${JSON.stringify(char)}`);
   } else {
     input += char;
     lastPrintableMs = performance.now();
@@ -447,12 +446,10 @@ function onKeys(chunk: string): void {
     } else if (char === '\r') {
       onEnter();
     } else if (char === '\x7f' || char === '\b') {
-      if (mode === 'resume-prompt') promptInput = dropLast(promptInput);
-      else if (mode === 'normal') input = dropLast(input);
+      if (mode === 'normal') input = dropLast(input);
     } else if (char === '\x15') {
       // C-u: delete to the start of the line (the cursor is always at the end here).
-      if (mode === 'resume-prompt') promptInput = '';
-      else if (mode === 'normal') input = '';
+      if (mode === 'normal') input = '';
     } else if (char === '\x03') {
       if (status() === 'busy') interrupt();
       else input = '';

@@ -72,7 +72,7 @@ describe.skipIf(why !== '')(title, () => {
   const cleanup = new Cleanup();
   afterEach(() => cleanup.run());
 
-  it('compacts, clears, archives and terminates, then resumes the same session', async () => {
+  it('compacts, clears, archives and terminates, then resumes the session holding the compact summary', async () => {
     const dir = tempDir(cleanup, 'memgov-claude-it-');
     const cgroup = createTestCgroup(cleanup, 512 * MIB);
     const socket = `memgov-claude-it-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -186,7 +186,8 @@ describe.skipIf(why !== '')(title, () => {
     expect(events).toContain('submit "/clear"');
     expect(events).not.toContain('dropped while busy');
 
-    // Tier 3: archive, SIGTERM, relaunch with --resume <the session after the clear>.
+    // Tier 3: archive, SIGTERM, relaunch with --resume <the session holding the compact summary>:
+    // the one after the clear holds nothing of the conversation (agent.resume: conversation).
     await memgov.waitFor('the archive-terminate decision', decided('archive-terminate'), 20_000);
     const exited = await memgov.waitFor(
       'the agent to exit',
@@ -207,7 +208,13 @@ describe.skipIf(why !== '')(title, () => {
       return now.includes(FAKE) ? now : undefined;
     });
     expect(argv[0]).toBe(process.execPath);
-    expect(argv.slice(-2)).toEqual(['--resume', secondSession]);
+    expect(argv.slice(-2)).toEqual(['--resume', firstSession]);
+    const chosen = await memgov.waitFor(
+      'the resume choice',
+      (r) => r.message === 'resume chosen',
+      5_000,
+    );
+    expect(chosen).toMatchObject({ resume: 'conversation', sessionId: firstSession });
     await memgov.waitFor('the archive-terminate result', resultOf('archive-terminate'), 10_000);
     const status = await waitForStatus(
       stateFile,
@@ -224,8 +231,11 @@ describe.skipIf(why !== '')(title, () => {
     const tier3 = readdirSync(archiveDir).find((name) => name.endsWith('-tier3'));
     expect(tier3).toBeDefined();
     const archived = filesUnder(join(archiveDir, tier3 as string));
-    const secondTranscript = join(transcript, `${secondSession}.jsonl`);
-    expect(archived).toContain(join('files', secondTranscript.slice(1)));
+    // The whole lineage: the conversation before the clear and the session after it.
+    for (const session of [firstSession, secondSession]) {
+      const path = join(transcript, `${session}.jsonl`);
+      expect(archived).toContain(join('files', path.slice(1)));
+    }
     expect(archived).toContain(join('files', configDir.slice(1), 'plans', 'plan.md'));
     for (const path of filesUnder(archiveDir)) expect(path).not.toContain(CREDENTIALS);
 

@@ -350,10 +350,12 @@ describe('tmuxLaunchedAgent', () => {
       expect(cmdline.slice(-3, -1)).toEqual(['--resume', sid]);
       // The resume prompt was answered, and the same session goes on.
       expect(
-        await eventually(() => readFileSync(debugLog, 'utf8').includes('resume answer y'), {
+        await eventually(() => readFileSync(debugLog, 'utf8').includes('resume answer summary'), {
           timeoutMs: 10_000,
         }),
       ).toBe(true);
+      // The menu's answer is Enter alone: a typed `y` is no choice in the real select menu.
+      expect(readFileSync(debugLog, 'utf8')).not.toContain('swallowed by the resume menu');
       expect(
         await eventually(() => sessionFile(second?.pid ?? 0)?.status === 'idle', {
           timeoutMs: 5_000,
@@ -364,7 +366,11 @@ describe('tmuxLaunchedAgent', () => {
       // memgov logs the answer once tmux has taken the Enter, which can be after the fake read it.
       expect(
         await eventually(
-          () => log.records.some((r) => r.message === 'answered the resume prompt'),
+          () =>
+            log.records.some(
+              (r) =>
+                r.message === 'answered the agent prompt' && r.fields.prompt === 'resume-choice',
+            ),
           {
             timeoutMs: 5_000,
           },

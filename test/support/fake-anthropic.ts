@@ -27,6 +27,9 @@ export interface LoggedRequest {
   path: string;
   /** The parsed JSON body, or the raw text when it is not JSON; '' for no body. */
   body: unknown;
+  /** performance.now() when the request's body was read, and when its answer ended (or null). */
+  receivedAtMs: number;
+  answeredAtMs: number | null;
 }
 
 export interface FakeAnthropic {
@@ -136,7 +139,12 @@ function parseBody(raw: string): unknown {
 async function handle(req: IncomingMessage, res: ServerResponse, fake: FakeAnthropic) {
   const body = parseBody(await readBody(req));
   const path = req.url ?? '/';
-  fake.requests.push({ method: req.method ?? '', path, body });
+  const logged: LoggedRequest = {
+    ...{ method: req.method ?? '', path, body },
+    ...{ receivedAtMs: performance.now(), answeredAtMs: null },
+  };
+  fake.requests.push(logged);
+  res.on('finish', () => (logged.answeredAtMs = performance.now()));
   if (req.method === 'POST' && path.startsWith('/v1/messages')) {
     if (path.startsWith('/v1/messages/count_tokens')) {
       res.writeHead(200, { 'content-type': 'application/json' });

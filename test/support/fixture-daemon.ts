@@ -40,8 +40,9 @@ export function startFixtureDaemon(options: {
   readonly daemon?: Readonly<Record<string, unknown>>;
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly prepare?: (work: string) => Readonly<Record<string, unknown>>;
-  /** An agent command for memgov to launch (and relaunch after tier 3); default none. */
+  /** The agent memgov launches (`memgov run -- ARGV`), and where; default none (attached). */
   readonly agentCommand?: readonly string[];
+  readonly cwd?: string;
 }): FixtureDaemon {
   const work = mkdtempSync(join(tmpdir(), 'memgov-fx-'));
   const cgroup = join(work, 'cgroup');
@@ -72,6 +73,7 @@ export function startFixtureDaemon(options: {
     log,
     stopSignal,
     env: options.env ?? {},
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   const named = (message: string): LogFields[] =>
     log.records.filter((r) => r.message === message).map((r) => r.fields);

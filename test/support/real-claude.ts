@@ -71,26 +71,30 @@ export interface RealClaudeOptions {
   /** Start claude from a bash in the pane instead of as the pane's process. */
   viaShell?: boolean;
   extraArgs?: string[];
+  /** false: the project folder is not trusted yet, so claude starts with its trust dialog. */
+  trusted?: boolean;
+  /** Start in the HOME and cwd of an earlier claude (a relaunch) instead of fresh ones. */
+  reuse?: { home: string; cwd: string };
 }
 
-function writeClaudeJson(home: string, cwd: string): void {
+function writeClaudeJson(home: string, cwd: string, trusted: boolean): void {
   const config = {
     hasCompletedOnboarding: true,
-    projects: { [cwd]: { hasTrustDialogAccepted: true } },
+    projects: trusted ? { [cwd]: { hasTrustDialogAccepted: true } } : {},
     customApiKeyResponses: { approved: [API_KEY.slice(-20)], rejected: [] },
   };
   writeFileSync(join(home, '.claude.json'), JSON.stringify(config));
 }
 
 /** A HOME, a project cwd and a `claude` link (basename checks see "claude"). */
-function prepareHome(): { home: string; cwd: string; bin: string } {
+function prepareHome(trusted = true): { home: string; cwd: string; bin: string } {
   const home = mkdtempSync(join(tmpdir(), 'memgov-real-claude-'));
   const cwd = join(home, 'project');
   const bin = join(home, 'bin', 'claude');
   mkdirSync(cwd, { recursive: true });
   mkdirSync(join(home, 'bin'));
   symlinkSync(claudeBinaryPath(), bin);
-  writeClaudeJson(home, cwd);
+  writeClaudeJson(home, cwd, trusted);
   return { home, cwd, bin };
 }
 
@@ -98,7 +102,8 @@ function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-function launchCommand(bin: string, home: string, options: RealClaudeOptions): string {
+/** `env VAR=... <bin> <extraArgs>`: the argv that runs claude offline with its own HOME. */
+function launchArgv(bin: string, home: string, options: RealClaudeOptions): string[] {
   const env = {
     HOME: home,
     ANTHROPIC_BASE_URL: options.baseUrl,
@@ -107,9 +112,12 @@ function launchCommand(bin: string, home: string, options: RealClaudeOptions): s
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
     TERM: 'xterm-256color',
   };
-  const assigns = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`);
-  const claude = [bin, ...(options.extraArgs ?? [])].map(shellQuote).join(' ');
-  const run = `env ${assigns.join(' ')} ${claude}`;
+  const assigns = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  return ['env', ...assigns, bin, ...(options.extraArgs ?? [])];
+}
+
+function launchCommand(bin: string, home: string, options: RealClaudeOptions): string {
+  const run = launchArgv(bin, home, options).map(shellQuote).join(' ');
   return options.viaShell === true ? `bash -c ${shellQuote(`${run}; exec bash`)}` : `exec ${run}`;
 }
 
@@ -193,34 +201,65 @@ async function waitIdleIn(claude: RealClaude, timeoutMs: number): Promise<Claude
 
 let started = 0;
 
-/** Starts the real claude in a detached tmux session on a socket of its own. */
-export function startRealClaude(options: RealClaudeOptions): RealClaude {
-  const { home, cwd, bin } = prepareHome();
-  const socket = `memgov-claude-${process.pid}-${(started += 1)}`;
+/** A tmux socket name of its own for each real claude of this run. */
+export function claudeSocketName(): string {
+  // MEMGOV_TEST_TMUX_PREFIX: runs sharing a machine keep their tmux servers apart by name.
+  const prefix = process.env.MEMGOV_TEST_TMUX_PREFIX ?? 'memgov-claude';
+  return `${prefix}-${process.pid}-${(started += 1)}`;
+}
+
+/** A HOME and cwd for claude, and the argv that starts it there (for memgov to launch). */
+export function prepareRealClaude(options: RealClaudeOptions): {
+  home: string;
+  cwd: string;
+  argv: string[];
+} {
+  const { home, cwd, bin } = prepareHome(options.trusted);
+  return { home, cwd, argv: launchArgv(bin, home, options) };
+}
+
+/**
+ * The claude in pane `target` of tmux server `socket` (started by this file or by memgov), whose
+ * HOME is `home`. The pane's process is read again on each look: memgov relaunches it.
+ */
+export function realClaudeIn(where: {
+  socket: string;
+  target: string;
+  home: string;
+  cwd: string;
+}): RealClaude {
+  const { socket, target, home, cwd } = where;
   const tmux = (args: string[]): string =>
-    execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
-  tmux(['new-session', '-d', '-s', 'main', '-x', '160', '-y', '50', '-c', cwd]);
-  tmux(['respawn-pane', '-k', '-t', 'main', launchCommand(bin, home, options)]);
-  const panePid = Number(tmux(['display-message', '-p', '-t', 'main', '#{pane_pid}']).trim());
-  const recordedPids = new Map<number, string>([[panePid, commOf(panePid)]]);
+    execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8', stdio: 'pipe' });
+  const panePidNow = (): number | undefined => {
+    try {
+      return Number(tmux(['display-message', '-p', '-t', target, '#{pane_pid}']).trim());
+    } catch {
+      return undefined;
+    }
+  };
+  const recordedPids = new Map<number, string>();
+  const panePid = panePidNow() ?? -1;
+  if (panePid > 0) recordedPids.set(panePid, commOf(panePid));
   const claude: RealClaude = {
     socket,
     home,
     cwd,
     panePid,
     tmux,
-    capturePane: () => tmux(['capture-pane', '-p', '-t', 'main']),
+    capturePane: () => tmux(['capture-pane', '-p', '-t', target]),
     findClaudePid: () => {
-      const pid = findClaudeAmong(panePid);
+      const root = panePidNow();
+      const pid = root === undefined ? undefined : findClaudeAmong(root);
       if (pid !== undefined) recordedPids.set(pid, 'claude');
       return pid;
     },
     readSessionFile: (pid) => readSessionFileIn(home, pid),
     waitForIdle: (timeoutMs = 30_000) => waitIdleIn(claude, timeoutMs),
     sendLine: async (text) => {
-      tmux(['send-keys', '-t', 'main', '-l', text]);
+      tmux(['send-keys', '-t', target, '-l', text]);
       await pause(400);
-      tmux(['send-keys', '-t', 'main', 'Enter']);
+      tmux(['send-keys', '-t', target, 'Enter']);
     },
     transcriptPath: (sessionId) => transcriptPathIn(home, sessionId),
     readTranscript: (sessionId) => {
@@ -230,6 +269,20 @@ export function startRealClaude(options: RealClaudeOptions): RealClaude {
     stop: () => stopAll(socket, home, recordedPids),
   };
   return claude;
+}
+
+/** Starts the real claude in a detached tmux session on a socket of its own. */
+export function startRealClaude(options: RealClaudeOptions): RealClaude {
+  const { home, cwd, bin } =
+    options.reuse === undefined
+      ? prepareHome(options.trusted)
+      : { ...options.reuse, bin: join(options.reuse.home, 'bin', 'claude') };
+  const socket = claudeSocketName();
+  const tmux = (args: string[]): string =>
+    execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+  tmux(['new-session', '-d', '-s', 'main', '-x', '160', '-y', '50', '-c', cwd]);
+  tmux(['respawn-pane', '-k', '-t', 'main', launchCommand(bin, home, options)]);
+  return realClaudeIn({ socket, target: 'main', home, cwd });
 }
 
 function commOf(pid: number): string {

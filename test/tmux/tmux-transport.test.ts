@@ -573,10 +573,12 @@ describe('the fake agent process', () => {
       cwd: first.cwd,
     });
     expect(resumed.session()).toMatchObject({ sessionId, status: 'waiting' });
-    expect(await eventually(paneShows(tmux, resumed.pane, 'Resume from summary (y/n)?'))).toBe(
-      true,
-    );
+    expect(
+      await eventually(paneShows(tmux, resumed.pane, 'Resume from summary (recommended)')),
+    ).toBe(true);
+    // The real CLI's select menu: a typed `y` is no answer, Enter takes the highlighted default.
     (await tmux.sendLiteral(resumed.pane, 'y'))._unsafeUnwrap();
+    expect(resumed.session()?.status).toBe('waiting');
     (await tmux.sendKey(resumed.pane, 'Enter'))._unsafeUnwrap();
     expect(await eventually(() => resumed.session()?.status === 'idle')).toBe(true);
 
