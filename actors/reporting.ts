@@ -72,6 +72,8 @@ export function createReporting(ports: ReportingPorts) {
   const { log, policy, metrics } = ports;
   // A restored decision was logged before the restart: log only what comes after it.
   let lastLoggedT = ports.restored?.decision?.t ?? Number.NaN;
+  // A restored governor's kills were journaled before the restart.
+  let oomKillsJournaled = ports.restored?.oom.kills ?? 0;
   let lastEffectSeq = Math.max(
     0,
     ...(ports.restored?.actions ?? []).filter((r) => r.usedBytesAfter !== null).map((r) => r.seq),
@@ -95,20 +97,25 @@ export function createReporting(ports: ReportingPorts) {
         pollIntervalMs: decision.nextPollMs,
         oomKills: governor.oom.kills,
       });
-      if (event.type !== 'GOVERNOR.DECIDED' || event.sample === null) return;
-      ports.journal({
-        kind: 'sample',
-        t: decision.t,
-        current: event.sample.current,
-        inactiveFile: event.sample.inactiveFile,
-        limit: decision.limitBytes,
-        ratio: decision.ratio,
-        state,
-        tier,
-        action: decision.action,
-        reason: decision.reason,
-        nextPollMs: decision.nextPollMs,
-      });
+      if (event.type === 'GOVERNOR.DECIDED' && event.sample !== null) {
+        ports.journal({
+          kind: 'sample',
+          t: decision.t,
+          current: event.sample.current,
+          inactiveFile: event.sample.inactiveFile,
+          limit: decision.limitBytes,
+          ratio: decision.ratio,
+          state,
+          tier,
+          action: decision.action,
+          reason: decision.reason,
+          nextPollMs: decision.nextPollMs,
+        });
+      }
+      if (governor.oom.kills > oomKillsJournaled) {
+        reportOomKill(governor, governor.oom.kills - oomKillsJournaled, state, ports);
+        oomKillsJournaled = governor.oom.kills;
+      }
     },
     reportResult: ({ context, event }: ActionArgs): void => {
       if (event.type !== 'ACTION.RESULT') return;
@@ -157,6 +164,20 @@ function governorStates(self: { getSnapshot(): unknown }): string {
   const children = (self.getSnapshot() as { children?: Record<string, unknown> }).children;
   const governorRef = children?.governor as { getSnapshot(): { value: unknown } } | undefined;
   return governorRef === undefined ? '' : stateString(governorRef.getSnapshot().value);
+}
+
+/** A rise of the cgroup's oom_kill counter: the kernel won a race. Logged and journaled. */
+function reportOomKill(
+  governor: GovernorContext,
+  kills: number,
+  state: string,
+  ports: Pick<ReportingPorts, 'log' | 'journal'>,
+): void {
+  const { oom } = governor;
+  const t = oom.lastAtMs ?? governor.decision?.t ?? 0;
+  const tier = oom.tierAtLast ?? 0;
+  ports.log.error('kernel OOM kill', { t, kills, totalKills: oom.kills, tier, state });
+  ports.journal({ kind: 'oom', t, kills, totalKills: oom.kills, tier, state });
 }
 
 /** Logs what each finished action achieved, once the first sample after it has measured it. */

@@ -85,6 +85,34 @@ describe('the daemon journal', () => {
     expect(replayed.length).toBeGreaterThanOrEqual(2);
   });
 
+  it('records a rise of the kernel oom_kill counter with the tier the governor stood at', async () => {
+    const path = join(tempDir(cleanup), 'journal.jsonl');
+    const daemon = startDaemon(cleanup, 0.75, () => ({ journal: { path } }));
+    await daemon.waitFor('decision', (d) => d.action === 'compact');
+    const oomControl = join(daemon.work, 'cgroup', 'memory.oom_control');
+    writeFileSync(oomControl, 'oom_kill_disable 0\nunder_oom 0\noom_kill 1\n');
+    const logged = await daemon.waitFor('kernel OOM kill');
+    expect(await daemon.stop()).toBe(0);
+
+    expect(logged).toMatchObject({ kills: 1, totalKills: 1, tier: 1 });
+    const ooms = readJournal(path).filter((r) => r.kind === 'oom');
+    expect(ooms).toEqual([
+      {
+        kind: 'oom',
+        t: logged.t,
+        kills: 1,
+        totalKills: 1,
+        tier: 1,
+        state: expect.stringMatching(/^ladder\.compacted,/) as string,
+      },
+    ]);
+    // The timeline draws it.
+    const html = join(tempDir(cleanup), 'timeline.html');
+    const timeline = await runMain(['timeline', path, '--html', html]);
+    expect(timeline.stderr).toBe('');
+    expect(readFileSync(html, 'utf8')).toMatch(/<g class="oom" data-count="1" data-tier="1">/);
+  });
+
   it('is written beside the state file by default, and not at all with journal.path: off', async () => {
     const on = startDaemon(cleanup, 0.3);
     const off = startDaemon(cleanup, 0.3, () => ({ journal: { path: 'off' } }));
