@@ -65,7 +65,7 @@ describe('a kernel OOM kill on a real cgroup v2 kernel', () => {
     });
     const args = ['run', '--dry-run', '--config', config, '--cgroup', cgroup.dir];
     const daemon = startMemgov(cleanup, [...args, '--state-file', stateFile, '--journal', journal]);
-    await daemon.waitFor('the first decision', (r) => r.message === 'decision', 60_000);
+    await daemon.waitFor('memgov started', (r) => r.message === 'memgov started', 60_000);
 
     // First past compactAt (0.7 of the limit), so memgov stands above tier 0; then to the kill.
     await allocator.command(`grow ${Math.round((0.75 * LIMIT_BYTES) / MIB)} 4 20`, 'grown', 60_000);
