@@ -6,7 +6,7 @@ import type { JournalRecord } from '../adapters/journal.ts';
 import type { DaemonMetrics } from '../adapters/metrics.ts';
 import type { PolicyConfig } from '../machines/config.ts';
 import { stateString, type GovernorContext } from '../machines/governor.machine.ts';
-import { TIER_OF_ACTION, type Decision } from '../machines/policy.ts';
+import { TIER_OF_ACTION, type Decision, type Sample } from '../machines/policy.ts';
 import { tierOf } from '../machines/records.ts';
 import type {
   ChildName,
@@ -84,7 +84,9 @@ export function createReporting(ports: ReportingPorts) {
       const governor = context.governor;
       const decision = governor?.decision ?? null;
       const isNew = governor !== null && decision !== null && decision.t !== lastLoggedT;
-      const tier = isNew ? reportDecision(governor, decision, log, policy) : null;
+      const sample = event.type === 'GOVERNOR.DECIDED' ? event.sample : null;
+      const pressure = pressureOf(sample);
+      const tier = isNew ? reportDecision(governor, decision, pressure, { log, policy }) : null;
       lastEffectSeq = reportEffects(context, log, lastEffectSeq);
       metrics?.governorStates(state === '' ? [] : state.split(','));
       if (governor === null || decision === null || tier === null) return;
@@ -96,13 +98,14 @@ export function createReporting(ports: ReportingPorts) {
         tier,
         pollIntervalMs: decision.nextPollMs,
         oomKills: governor.oom.kills,
+        ...pressure,
       });
-      if (event.type === 'GOVERNOR.DECIDED' && event.sample !== null) {
+      if (sample !== null) {
         ports.journal({
           kind: 'sample',
           t: decision.t,
-          current: event.sample.current,
-          inactiveFile: event.sample.inactiveFile,
+          current: sample.current,
+          inactiveFile: sample.inactiveFile,
           limit: decision.limitBytes,
           ratio: decision.ratio,
           state,
@@ -110,6 +113,7 @@ export function createReporting(ports: ReportingPorts) {
           action: decision.action,
           reason: decision.reason,
           nextPollMs: decision.nextPollMs,
+          ...pressure,
         });
       }
       if (governor.oom.kills > oomKillsJournaled) {
@@ -198,12 +202,18 @@ function reportEffects(context: SupervisorContext, log: Log, afterSeq: number): 
   return newest;
 }
 
+/** The sample's PSI as a field to spread into records: none when the kernel has no PSI. */
+function pressureOf(sample: Sample | null): { pressureSomeAvg10Pct?: number } {
+  const pct = sample?.pressureSomeAvg10Pct;
+  return pct === undefined ? {} : { pressureSomeAvg10Pct: pct };
+}
+
 /** One structured log record per decision (not per repeat of the same sample); returns the tier. */
 function reportDecision(
   governor: GovernorContext,
   decision: Decision,
-  log: Log,
-  policy: PolicyConfig,
+  pressure: { pressureSomeAvg10Pct?: number },
+  { log, policy }: { log: Log; policy: PolicyConfig },
 ): number {
   const record = {
     t: decision.t,
@@ -216,6 +226,7 @@ function reportDecision(
     speed: decision.speed,
     nextPollMs: decision.nextPollMs,
     growthBytesPerSec: Math.round(decision.growthBytesPerSec),
+    ...pressure,
   };
   if (decision.action !== null) log.warn('decision', record);
   else log.debug('decision', record);

@@ -54,6 +54,9 @@ export function createSamplerLogic(ports: SamplerPorts) {
               current: r.currentBytes,
               inactiveFile: r.inactiveFileBytes,
               limit: r.limitBytes,
+              ...(r.pressureSomeAvg10Pct === undefined
+                ? {}
+                : { pressureSomeAvg10Pct: r.pressureSomeAvg10Pct }),
             },
             oomKills: r.oomKills,
           });

@@ -53,6 +53,8 @@ export interface JournalSampleRecord {
   readonly action: null | 'compact' | 'clear' | 'archive-terminate';
   readonly reason: string;
   readonly nextPollMs: number;
+  /** PSI `some avg10` at the sample (percent); absent when the kernel has no PSI. */
+  readonly pressureSomeAvg10Pct?: number;
 }
 
 /** One per finished action. */
@@ -386,6 +388,10 @@ function sampleProblem(r: Record<string, unknown>): string | null {
   if (typeof r.reason !== 'string') return `"reason" must be a string (got ${describe(r.reason)})`;
   if (!isCount(r.nextPollMs)) {
     return `"nextPollMs" must be a number, 0 or more (got ${describe(r.nextPollMs)})`;
+  }
+  const pressure = r.pressureSomeAvg10Pct;
+  if (pressure !== undefined && !(isCount(pressure) && pressure <= 100)) {
+    return `"pressureSomeAvg10Pct" must be a percentage, 0 to 100 (got ${describe(pressure)})`;
   }
   return null;
 }

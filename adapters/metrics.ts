@@ -19,6 +19,8 @@ export interface MetricsDecision {
   readonly pollIntervalMs: number;
   /** Kernel OOM kills the governor has counted (persisted across restarts). */
   readonly oomKills: number;
+  /** PSI `some avg10` at the sample (percent); absent when the kernel has no PSI. */
+  readonly pressureSomeAvg10Pct?: number;
 }
 
 export interface MetricsResult {
@@ -88,6 +90,10 @@ function buildMetrics(prom: typeof PromClient, states: readonly string[]): Daemo
     'memgov_poll_interval_seconds',
     'Delay the governor chose before the next sample.',
   );
+  const pressure = gauge(
+    'memgov_memory_pressure_some_avg10',
+    'PSI "some avg10" at the last sample: percent of the last 10 s in which a task stalled on memory (the cgroup on v2, the whole system on v1).',
+  );
   const samples = counter('memgov_samples_total', 'Samples the governor decided on.');
   const readFailures = counter('memgov_sample_read_failures_total', 'Cgroup reads that failed.');
   const actions = counter('memgov_actions_total', 'Finished actions by tier, action and outcome.', [
@@ -125,6 +131,7 @@ function buildMetrics(prom: typeof PromClient, states: readonly string[]): Daemo
       workingSet.set(decision.workingSetBytes);
       tier.set(decision.tier);
       pollInterval.set(decision.pollIntervalMs / 1000);
+      if (decision.pressureSomeAvg10Pct !== undefined) pressure.set(decision.pressureSomeAvg10Pct);
       // The governor's count survives restarts; this counter counts what this process saw.
       if (oomKillsSeen !== null && decision.oomKills > oomKillsSeen)
         oomKills.inc(decision.oomKills - oomKillsSeen);

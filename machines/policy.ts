@@ -9,6 +9,8 @@ export interface Sample {
   readonly current: number;
   readonly inactiveFile: number;
   readonly limit: number;
+  /** PSI `some avg10` of the cgroup at this sample (percent), when the kernel has PSI. */
+  readonly pressureSomeAvg10Pct?: number;
 }
 
 export type Action = 'compact' | 'clear' | 'archive-terminate';

@@ -11,6 +11,7 @@ import {
   parseByteCount,
   parseMeminfoTotalBytes,
   parseOomControl,
+  parsePressureSomeAvg10,
   parseV1InactiveFileBytes,
   parseV1Limit,
   parseV2InactiveFileBytes,
@@ -35,6 +36,8 @@ interface V2Paths {
   readonly high: string;
   readonly stat: string;
   readonly events: string;
+  /** PSI of this cgroup. */
+  readonly pressure: string;
 }
 
 interface V1Paths {
@@ -42,6 +45,8 @@ interface V1Paths {
   readonly limit: string;
   readonly stat: string;
   readonly oomControl: string;
+  /** v1 has no PSI per cgroup: the system's /proc/pressure/memory stands in. */
+  readonly pressure: string;
 }
 
 /** An opened cgroup: every path precomputed so a sample only reads and parses. */
@@ -74,6 +79,11 @@ export interface CgroupReading {
   readonly limitSource: LimitSource;
   /** The kernel OOM killer's kill counter for this cgroup (monotonic). */
   readonly oomKills: number;
+  /**
+   * PSI `some avg10` (percent of the last 10 s in which a task stalled on memory); absent when
+   * the kernel has no PSI file (CONFIG_PSI off, or psi=0 on the command line).
+   */
+  readonly pressureSomeAvg10Pct?: number;
 }
 
 interface ResolvedLimit {
@@ -96,6 +106,27 @@ function readText(file: string): Result<string, CgroupError> {
     return ok(readFileSync(file, 'utf8'));
   } catch (error) {
     return err(ioError(file, error));
+  }
+}
+
+/** Where the kernel has no such file (PSI disabled, or an older kernel). */
+const ABSENT_FILE_CODES: ReadonlySet<string | undefined> = new Set([
+  'ENOENT',
+  'ENOTDIR',
+  'EOPNOTSUPP',
+]);
+
+/** An optional file: absent is undefined, not an error; garbled is still an error. */
+function readOptionalParsed<T>(
+  file: string,
+  parse: (text: string, file: string) => Result<T, CgroupError>,
+): Result<T | undefined, CgroupError> {
+  try {
+    return parse(readFileSync(file, 'utf8'), file);
+  } catch (error) {
+    return ABSENT_FILE_CODES.has(errnoCode(error))
+      ? ok(undefined)
+      : err({ kind: 'unreadable', file, detail: errnoSummary(error) });
   }
 }
 
@@ -152,43 +183,45 @@ function checkDirectory(dir: string): Result<void, CgroupError> {
   }
 }
 
-function v2Handle(dir: string, meminfoPath: string): CgroupHandle {
+function v2Handle(dir: string, procRoot: string): CgroupHandle {
   return {
     version: 2,
     dir,
-    meminfoPath,
+    meminfoPath: `${procRoot}/meminfo`,
     paths: {
       current: `${dir}/memory.current`,
       max: `${dir}/memory.max`,
       high: `${dir}/memory.high`,
       stat: `${dir}/memory.stat`,
       events: `${dir}/memory.events`,
+      pressure: `${dir}/memory.pressure`,
     },
   };
 }
 
-function v1Handle(dir: string, meminfoPath: string): CgroupHandle {
+function v1Handle(dir: string, procRoot: string): CgroupHandle {
   return {
     version: 1,
     dir,
-    meminfoPath,
+    meminfoPath: `${procRoot}/meminfo`,
     paths: {
       usage: `${dir}/memory.usage_in_bytes`,
       limit: `${dir}/memory.limit_in_bytes`,
       stat: `${dir}/memory.stat`,
       oomControl: `${dir}/memory.oom_control`,
+      pressure: `${procRoot}/pressure/memory`,
     },
   };
 }
 
 /** The files tell the version, not the mount: a --cgroup DIR comes with no mountinfo. */
-function handleFor(dir: string, meminfoPath: string): Result<CgroupHandle, CgroupError> {
+function handleFor(dir: string, procRoot: string): Result<CgroupHandle, CgroupError> {
   return isFile(`${dir}/memory.current`).andThen((isV2) =>
     isV2
-      ? ok(v2Handle(dir, meminfoPath))
+      ? ok(v2Handle(dir, procRoot))
       : isFile(`${dir}/memory.usage_in_bytes`).andThen((isV1) =>
           isV1
-            ? ok(v1Handle(dir, meminfoPath))
+            ? ok(v1Handle(dir, procRoot))
             : err<CgroupHandle, CgroupError>({
                 kind: 'no-memory-cgroup',
                 file: dir,
@@ -208,7 +241,7 @@ export function openCgroup(options: OpenCgroupOptions = {}): Result<CgroupHandle
   const sysRoot = options.sysRoot ?? DEFAULT_SYS_ROOT;
   const dir = options.dir === undefined ? locateDir(procRoot, sysRoot) : ok(options.dir);
   return dir.andThen((cgroupDir) =>
-    checkDirectory(cgroupDir).andThen(() => handleFor(cgroupDir, `${procRoot}/meminfo`)),
+    checkDirectory(cgroupDir).andThen(() => handleFor(cgroupDir, procRoot)),
   );
 }
 
@@ -264,6 +297,7 @@ function reading(
   inactiveFileBytes: number,
   limit: ResolvedLimit,
   oomKills: number,
+  pressureSomeAvg10Pct: number | undefined,
 ): Result<CgroupReading, CgroupError> {
   if (
     limit.limitSource !== 'high' &&
@@ -286,6 +320,7 @@ function reading(
     limitBytes: limit.limitBytes,
     limitSource: limit.limitSource,
     oomKills,
+    ...(pressureSomeAvg10Pct === undefined ? {} : { pressureSomeAvg10Pct }),
   });
 }
 
@@ -317,8 +352,9 @@ function readFiles(handle: CgroupHandle): Result<CgroupReading, CgroupError> {
       readParsed(paths.stat, parseV2InactiveFileBytes),
       resolveV2Limit(paths, handle.meminfoPath),
       readParsed(paths.events, parseV2OomKills),
-    ]).andThen(([currentBytes, inactiveFileBytes, limit, oomKills]) =>
-      reading(handle, currentBytes, inactiveFileBytes, limit, oomKills),
+      readOptionalParsed(paths.pressure, parsePressureSomeAvg10),
+    ]).andThen(([currentBytes, inactiveFileBytes, limit, oomKills, pressure]) =>
+      reading(handle, currentBytes, inactiveFileBytes, limit, oomKills, pressure),
     );
   }
   const { paths } = handle;
@@ -327,8 +363,9 @@ function readFiles(handle: CgroupHandle): Result<CgroupReading, CgroupError> {
     readParsed(paths.stat, parseV1InactiveFileBytes),
     resolveV1Limit(paths, handle.meminfoPath),
     readParsed(paths.oomControl, parseOomControl),
-  ]).andThen(([currentBytes, inactiveFileBytes, limit, oomControl]) =>
-    reading(handle, currentBytes, inactiveFileBytes, limit, oomControl.oomKills),
+    readOptionalParsed(paths.pressure, parsePressureSomeAvg10),
+  ]).andThen(([currentBytes, inactiveFileBytes, limit, oomControl, pressure]) =>
+    reading(handle, currentBytes, inactiveFileBytes, limit, oomControl.oomKills, pressure),
   );
 }
 

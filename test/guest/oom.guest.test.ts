@@ -5,7 +5,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseJournalLine, type JournalOomRecord } from '../../adapters/journal.ts';
+import {
+  parseJournalLine,
+  type JournalLine,
+  type JournalOomRecord,
+} from '../../adapters/journal.ts';
 import { readStateFile } from '../../adapters/state-file.ts';
 import type { PersistedSystem } from '../../actors/persistence.ts';
 import {
@@ -22,13 +26,17 @@ import { createV2Cgroup, MIB, startAllocator } from './cgroup.ts';
 const LIMIT_BYTES = 96 * MIB;
 const RECORDED_WITHIN_MS = 1_000;
 
-/** The kernel OOM records of the journal so far (a line being written is torn: skipped). */
-function journalOoms(path: string): JournalOomRecord[] {
+/** The journal's lines so far (a line being written is torn: skipped). */
+function journalLines(path: string): JournalLine[] {
   const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
   return text.split('\n').flatMap((line, index) => {
     const entry = parseJournalLine(line, index + 1).unwrapOr(null);
-    return entry?.kind === 'oom' ? [entry.record] : [];
+    return entry === null ? [] : [entry];
   });
+}
+
+function journalOoms(path: string): JournalOomRecord[] {
+  return journalLines(path).flatMap((line) => (line.kind === 'oom' ? [line.record] : []));
 }
 
 /** The kills the state file records now (0 while it cannot be read). */
@@ -101,5 +109,9 @@ describe('a kernel OOM kill on a real cgroup v2 kernel', () => {
       counter: 1,
     });
     expect(daemon.named('kernel OOM kill')).toHaveLength(1);
+    // The guest boots with psi=1: every decision in the journal carries the cgroup's PSI.
+    const samples = journalLines(journal).flatMap((l) => (l.kind === 'sample' ? [l.record] : []));
+    expect(samples.length).toBeGreaterThan(0);
+    for (const sample of samples) expect(sample.pressureSomeAvg10Pct).toBeTypeOf('number');
   });
 });
