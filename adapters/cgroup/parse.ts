@@ -181,6 +181,20 @@ export function parseV1InactiveFileBytes(text: string, file: string): Result<num
   return requiredCount(text, ['total_inactive_file', 'inactive_file'], file);
 }
 
+/**
+ * `hierarchical_memory_limit` from a v1 `memory.stat`: the smallest limit of the cgroup and its
+ * ancestors; undefined where the kernel omits it. 2^62 or more means unlimited.
+ */
+export function parseV1HierarchicalLimit(
+  text: string,
+  file: string,
+): Result<LimitBytes | undefined, CgroupError> {
+  return parseFlatKeyed(text, file).andThen((entries) => {
+    const raw = entries.get('hierarchical_memory_limit');
+    return raw === undefined ? ok(undefined) : parseV1Limit(raw, file);
+  });
+}
+
 /** `oom_kill` from a v2 `memory.events`; an absent key (older kernels) counts as 0. */
 export function parseV2OomKills(text: string, file: string): Result<number, CgroupError> {
   return optionalCount(text, 'oom_kill', file);

@@ -5,6 +5,7 @@
 // with a finite limit (4 files) and 64 µs when the limit falls back to /proc/meminfo (5 files).
 // Parsing is ~7 µs of that. An async read would add more in scheduling than it could save.
 import { readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { err, ok, Result } from 'neverthrow';
 import {
   locateMemoryCgroup,
@@ -13,11 +14,13 @@ import {
   parseOomControl,
   parsePressureSomeAvg10,
   parseV1InactiveFileBytes,
+  parseV1HierarchicalLimit,
   parseV1Limit,
   parseV2InactiveFileBytes,
   parseV2Limit,
   parseV2OomKills,
   type CgroupError,
+  type LimitBytes,
 } from './parse.ts';
 import { errnoCode, errnoSummary } from '../errno.ts';
 
@@ -38,6 +41,8 @@ interface V2Paths {
   readonly events: string;
   /** PSI of this cgroup. */
   readonly pressure: string;
+  /** memory.max of each ancestor inside the cgroup2 mount, nearest first. */
+  readonly ancestorMax: readonly string[];
 }
 
 interface V1Paths {
@@ -65,7 +70,11 @@ export type CgroupHandle =
     };
 
 /** Where the limit came from: the hard limit, v2's throttle limit, or the host's RAM. */
-export type LimitSource = 'max' | 'high' | 'host';
+/**
+ * Where the limit came from: the hard limit, v2's throttle limit, a tighter limit of an ancestor
+ * cgroup (v1 `hierarchical_memory_limit`, v2 an ancestor's memory.max), or the host's RAM.
+ */
+export type LimitSource = 'max' | 'high' | 'parent' | 'host';
 
 /** One consistent view of the cgroup's memory, all amounts in bytes. */
 export interface CgroupReading {
@@ -89,6 +98,8 @@ export interface CgroupReading {
 interface ResolvedLimit {
   readonly limitBytes: number;
   readonly limitSource: LimitSource;
+  /** The file it was read from, where the source alone does not tell (a parent's). */
+  readonly file?: string;
 }
 
 const DEFAULT_PROC_ROOT = '/proc';
@@ -183,7 +194,28 @@ function checkDirectory(dir: string): Result<void, CgroupError> {
   }
 }
 
-function v2Handle(dir: string, procRoot: string): CgroupHandle {
+/** A real hierarchy is a handful deep; the walk stops here whatever the tree. */
+const MAX_ANCESTORS = 64;
+
+/**
+ * v2: each ancestor's memory.max, nearest first, while the parent is inside the cgroup2 mount:
+ * the mount's root cgroup has no memory.max, and nothing outside the mount has one.
+ */
+function ancestorMaxPaths(dir: string): Result<string[], CgroupError> {
+  const paths: string[] = [];
+  for (let child = dir, depth = 0; depth < MAX_ANCESTORS; depth++) {
+    const parent = dirname(child);
+    if (parent === child) break;
+    const present = isFile(`${parent}/memory.max`);
+    if (present.isErr()) return err(present.error);
+    if (!present.value) break;
+    paths.push(`${parent}/memory.max`);
+    child = parent;
+  }
+  return ok(paths);
+}
+
+function v2Handle(dir: string, procRoot: string, ancestorMax: readonly string[]): CgroupHandle {
   return {
     version: 2,
     dir,
@@ -195,6 +227,7 @@ function v2Handle(dir: string, procRoot: string): CgroupHandle {
       stat: `${dir}/memory.stat`,
       events: `${dir}/memory.events`,
       pressure: `${dir}/memory.pressure`,
+      ancestorMax,
     },
   };
 }
@@ -218,7 +251,7 @@ function v1Handle(dir: string, procRoot: string): CgroupHandle {
 function handleFor(dir: string, procRoot: string): Result<CgroupHandle, CgroupError> {
   return isFile(`${dir}/memory.current`).andThen((isV2) =>
     isV2
-      ? ok(v2Handle(dir, procRoot))
+      ? ancestorMaxPaths(dir).map((ancestors) => v2Handle(dir, procRoot, ancestors))
       : isFile(`${dir}/memory.usage_in_bytes`).andThen((isV1) =>
           isV1
             ? ok(v1Handle(dir, procRoot))
@@ -253,26 +286,75 @@ function hostLimit(meminfoPath: string): Result<ResolvedLimit, CgroupError> {
   }));
 }
 
-/** v2: memory.max, else memory.high (the throttle point), else the host's MemTotal. */
-function resolveV2Limit(paths: V2Paths, meminfoPath: string): Result<ResolvedLimit, CgroupError> {
-  return readParsed(paths.max, parseV2Limit).andThen((max) =>
-    max !== 'unlimited'
-      ? ok({ limitBytes: max, limitSource: 'max' as const })
-      : readParsed(paths.high, parseV2Limit).andThen((high) =>
-          high !== 'unlimited'
-            ? ok({ limitBytes: high, limitSource: 'high' as const })
-            : hostLimit(meminfoPath),
-        ),
-  );
+/** The tighter of two limits; `b` wins only when strictly smaller. */
+function tighter(a: ResolvedLimit | null, b: ResolvedLimit | null): ResolvedLimit | null {
+  if (a === null || b === null) return a ?? b;
+  return b.limitBytes < a.limitBytes ? b : a;
 }
 
-/** v1: memory.limit_in_bytes, else the host's MemTotal (the soft limit is no ceiling). */
-function resolveV1Limit(paths: V1Paths, meminfoPath: string): Result<ResolvedLimit, CgroupError> {
-  return readParsed(paths.limit, parseV1Limit).andThen((limit) =>
-    limit === 'unlimited'
-      ? hostLimit(meminfoPath)
-      : ok({ limitBytes: limit, limitSource: 'max' as const }),
-  );
+/** The smallest memory.max among the ancestors, as a `parent` limit; null when none is set. */
+function tightestAncestor(paths: readonly string[]): Result<ResolvedLimit | null, CgroupError> {
+  let tightest: ResolvedLimit | null = null;
+  for (const file of paths) {
+    const max = readParsed(file, parseV2Limit);
+    if (max.isErr()) return err(max.error);
+    if (max.value === 'unlimited') continue;
+    tightest = tighter(tightest, { limitBytes: max.value, limitSource: 'parent', file });
+  }
+  return ok(tightest);
+}
+
+/**
+ * v2: memory.max, else memory.high (the throttle point), else the host's MemTotal; an ancestor's
+ * memory.max below the one chosen wins (the kernel enforces the whole chain).
+ */
+function resolveV2Limit(paths: V2Paths, meminfoPath: string): Result<ResolvedLimit, CgroupError> {
+  return Result.combine([
+    readParsed(paths.max, parseV2Limit),
+    tightestAncestor(paths.ancestorMax),
+  ]).andThen(([max, parent]) => {
+    if (max !== 'unlimited') {
+      return ok(tighter({ limitBytes: max, limitSource: 'max' }, parent) as ResolvedLimit);
+    }
+    return readParsed(paths.high, parseV2Limit).andThen((high) => {
+      const throttle: ResolvedLimit | null =
+        high === 'unlimited' ? null : { limitBytes: high, limitSource: 'high' };
+      const chosen = tighter(throttle, parent);
+      return chosen === null ? hostLimit(meminfoPath) : ok(chosen);
+    });
+  });
+}
+
+/**
+ * v1: memory.limit_in_bytes, else the host's MemTotal (the soft limit is no ceiling); memory.stat's
+ * `hierarchical_memory_limit` (the smallest limit up the hierarchy) wins when it is tighter.
+ */
+function resolveV1Limit(
+  paths: V1Paths,
+  meminfoPath: string,
+  hierarchical: LimitBytes | undefined,
+): Result<ResolvedLimit, CgroupError> {
+  const parent: ResolvedLimit | null =
+    hierarchical === undefined || hierarchical === 'unlimited'
+      ? null
+      : { limitBytes: hierarchical, limitSource: 'parent', file: paths.stat };
+  return readParsed(paths.limit, parseV1Limit).andThen((limit) => {
+    const own: ResolvedLimit | null =
+      limit === 'unlimited' ? null : { limitBytes: limit, limitSource: 'max' };
+    const chosen = tighter(own, parent);
+    return chosen === null ? hostLimit(meminfoPath) : ok(chosen);
+  });
+}
+
+/** v1 memory.stat, read once a sample: the inactive file cache and the hierarchical limit. */
+function parseV1Stat(
+  text: string,
+  file: string,
+): Result<[number, LimitBytes | undefined], CgroupError> {
+  return Result.combine([
+    parseV1InactiveFileBytes(text, file),
+    parseV1HierarchicalLimit(text, file),
+  ]);
 }
 
 /**
@@ -285,7 +367,9 @@ function resolveV1Limit(paths: V1Paths, meminfoPath: string): Result<ResolvedLim
  */
 const IMPLAUSIBLE_LIMIT_MULTIPLE = 2;
 
-function limitFileOf(handle: CgroupHandle, source: LimitSource): string {
+function limitFileOf(handle: CgroupHandle, limit: ResolvedLimit): string {
+  const source = limit.limitSource;
+  if (limit.file !== undefined) return limit.file;
   if (source === 'host') return handle.meminfoPath;
   if (handle.version === 1) return handle.paths.limit;
   return source === 'max' ? handle.paths.max : handle.paths.high;
@@ -307,7 +391,7 @@ function reading(
     return err({
       kind: 'garbled',
       file: usageFile,
-      detail: `usage ${currentBytes} bytes is more than ${IMPLAUSIBLE_LIMIT_MULTIPLE}x the limit ${limit.limitBytes} bytes (${limitFileOf(handle, limit.limitSource)}): no kernel charges a cgroup that far past its limit`,
+      detail: `usage ${currentBytes} bytes is more than ${IMPLAUSIBLE_LIMIT_MULTIPLE}x the limit ${limit.limitBytes} bytes (${limitFileOf(handle, limit)}): no kernel charges a cgroup that far past its limit`,
     });
   }
   return ok({
@@ -360,12 +444,15 @@ function readFiles(handle: CgroupHandle): Result<CgroupReading, CgroupError> {
   const { paths } = handle;
   return Result.combine([
     readParsed(paths.usage, parseByteCount),
-    readParsed(paths.stat, parseV1InactiveFileBytes),
-    resolveV1Limit(paths, handle.meminfoPath),
-    readParsed(paths.oomControl, parseOomControl),
-    readOptionalParsed(paths.pressure, parsePressureSomeAvg10),
-  ]).andThen(([currentBytes, inactiveFileBytes, limit, oomControl, pressure]) =>
-    reading(handle, currentBytes, inactiveFileBytes, limit, oomControl.oomKills, pressure),
+    readParsed(paths.stat, parseV1Stat),
+  ]).andThen(([currentBytes, [inactiveFileBytes, hierarchical]]) =>
+    Result.combine([
+      resolveV1Limit(paths, handle.meminfoPath, hierarchical),
+      readParsed(paths.oomControl, parseOomControl),
+      readOptionalParsed(paths.pressure, parsePressureSomeAvg10),
+    ]).andThen(([limit, oomControl, pressure]) =>
+      reading(handle, currentBytes, inactiveFileBytes, limit, oomControl.oomKills, pressure),
+    ),
   );
 }
 

@@ -123,6 +123,8 @@ describe('openCgroup + readCgroup on v2 pods', () => {
         stat: `${V2_DIR}/memory.stat`,
         events: `${V2_DIR}/memory.events`,
         pressure: `${V2_DIR}/memory.pressure`,
+        // The pod's parents in this fixture hold no memory.max: the walk stops at once.
+        ancestorMax: [],
       },
     });
   });
