@@ -195,6 +195,12 @@ export function parseV1HierarchicalLimit(
   });
 }
 
+/** v2 `memory.oom.group`: `1` (a kernel OOM kill takes every process in the cgroup) or `0`. */
+export function parseOomGroup(text: string, file: string): Result<boolean, CgroupError> {
+  const token = text.trim();
+  return token === '1' || token === '0' ? ok(token === '1') : err(garbled(file, '0 or 1', text));
+}
+
 /** `oom_kill` from a v2 `memory.events`; an absent key (older kernels) counts as 0. */
 export function parseV2OomKills(text: string, file: string): Result<number, CgroupError> {
   return optionalCount(text, 'oom_kill', file);

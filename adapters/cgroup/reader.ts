@@ -12,6 +12,7 @@ import {
   parseByteCount,
   parseMeminfoTotalBytes,
   parseOomControl,
+  parseOomGroup,
   parsePressureSomeAvg10,
   parseV1InactiveFileBytes,
   parseV1HierarchicalLimit,
@@ -453,6 +454,17 @@ function readFiles(handle: CgroupHandle): Result<CgroupReading, CgroupError> {
     ]).andThen(([limit, oomControl, pressure]) =>
       reading(handle, currentBytes, inactiveFileBytes, limit, oomControl.oomKills, pressure),
     ),
+  );
+}
+
+/**
+ * v2 `memory.oom.group`: true when a kernel OOM kill takes every process in the cgroup (memgov
+ * too, when it runs there). null on v1 (no such setting) or a kernel without the file.
+ */
+export function readOomGroup(handle: CgroupHandle): Result<boolean | null, CgroupError> {
+  if (handle.version !== 2) return ok(null);
+  return readOptionalParsed(`${handle.dir}/memory.oom.group`, parseOomGroup).map(
+    (group) => group ?? null,
   );
 }
 

@@ -2,7 +2,7 @@
 // and records, and executes nothing): the kill is in `memgov status`, in the state file and in the
 // decision journal, with the tier memgov stood at, within a second of the kill. memgov runs
 // outside the cgroup (`--cgroup DIR`), so the kernel's victim is the allocator.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -11,6 +11,7 @@ import {
   type JournalOomRecord,
 } from '../../adapters/journal.ts';
 import { readStateFile } from '../../adapters/state-file.ts';
+import { runBundle } from '../support/cli.ts';
 import type { PersistedSystem } from '../../actors/persistence.ts';
 import {
   Cleanup,
@@ -113,5 +114,17 @@ describe('a kernel OOM kill on a real cgroup v2 kernel', () => {
     const samples = journalLines(journal).flatMap((l) => (l.kind === 'sample' ? [l.record] : []));
     expect(samples.length).toBeGreaterThan(0);
     for (const sample of samples) expect(sample.pressureSomeAvg10Pct).toBeTypeOf('number');
+    // memory.oom.group 1: status says a kernel OOM kill there takes memgov too.
+    writeFileSync(`${cgroup.dir}/memory.oom.group`, '1');
+    const grouped = runBundle([
+      'status',
+      '--json',
+      '--state-file',
+      stateFile,
+      '--cgroup',
+      cgroup.dir,
+    ]);
+    expect(grouped.stderr).toBe('');
+    expect(JSON.parse(grouped.stdout)).toMatchObject({ oomGroup: true });
   });
 });
