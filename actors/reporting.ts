@@ -6,7 +6,7 @@ import type { JournalRecord } from '../adapters/journal.ts';
 import type { DaemonMetrics } from '../adapters/metrics.ts';
 import type { PolicyConfig } from '../machines/config.ts';
 import { stateString, type GovernorContext } from '../machines/governor.machine.ts';
-import { tierOfAction, type Decision } from '../machines/policy.ts';
+import { tierOfAction, type Decision, type Sample } from '../machines/policy.ts';
 import { tierOf } from '../machines/records.ts';
 import type { ToolUse } from '../machines/attribution.ts';
 import type {
@@ -73,6 +73,8 @@ export function createReporting(ports: ReportingPorts) {
   const { log, policy, metrics } = ports;
   // A restored decision was logged before the restart: log only what comes after it.
   let lastLoggedT = ports.restored?.decision?.t ?? Number.NaN;
+  // A restored governor's kills were journaled before the restart.
+  let oomKillsJournaled = ports.restored?.oom.kills ?? 0;
   let lastEffectSeq = Math.max(
     0,
     ...(ports.restored?.actions ?? []).filter((r) => r.usedBytesAfter !== null).map((r) => r.seq),
@@ -83,7 +85,9 @@ export function createReporting(ports: ReportingPorts) {
       const governor = context.governor;
       const decision = governor?.decision ?? null;
       const isNew = governor !== null && decision !== null && decision.t !== lastLoggedT;
-      const tier = isNew ? reportDecision(governor, decision, log, policy) : null;
+      const sample = event.type === 'GOVERNOR.DECIDED' ? event.sample : null;
+      const pressure = pressureOf(sample);
+      const tier = isNew ? reportDecision(governor, decision, pressure, { log, policy }) : null;
       lastEffectSeq = reportEffects(context, log, lastEffectSeq);
       metrics?.governorStates(state === '' ? [] : state.split(','));
       if (governor === null || decision === null || tier === null) return;
@@ -96,22 +100,29 @@ export function createReporting(ports: ReportingPorts) {
         pollIntervalMs: decision.nextPollMs,
         oomKills: governor.oom.kills,
         ...(decision.tool === undefined ? {} : { toolBytes: decision.tool.bytes }),
+        ...pressure,
       });
-      if (event.type !== 'GOVERNOR.DECIDED' || event.sample === null) return;
-      ports.journal({
-        kind: 'sample',
-        t: decision.t,
-        current: event.sample.current,
-        inactiveFile: event.sample.inactiveFile,
-        limit: decision.limitBytes,
-        ratio: decision.ratio,
-        state,
-        tier,
-        action: decision.action,
-        reason: decision.reason,
-        nextPollMs: decision.nextPollMs,
-        ...(decision.tool === undefined ? {} : { tool: journalTool(decision.tool) }),
-      });
+      if (sample !== null) {
+        ports.journal({
+          kind: 'sample',
+          t: decision.t,
+          current: sample.current,
+          inactiveFile: sample.inactiveFile,
+          limit: decision.limitBytes,
+          ratio: decision.ratio,
+          state,
+          tier,
+          action: decision.action,
+          reason: decision.reason,
+          nextPollMs: decision.nextPollMs,
+          ...(decision.tool === undefined ? {} : { tool: journalTool(decision.tool) }),
+          ...pressure,
+        });
+      }
+      if (governor.oom.kills > oomKillsJournaled) {
+        reportOomKill(governor, governor.oom.kills - oomKillsJournaled, state, ports);
+        oomKillsJournaled = governor.oom.kills;
+      }
     },
     reportResult: ({ context, event }: ActionArgs): void => {
       if (event.type !== 'ACTION.RESULT') return;
@@ -167,6 +178,20 @@ function governorStates(self: { getSnapshot(): unknown }): string {
   return governorRef === undefined ? '' : stateString(governorRef.getSnapshot().value);
 }
 
+/** A rise of the cgroup's oom_kill counter: the kernel won a race. Logged and journaled. */
+function reportOomKill(
+  governor: GovernorContext,
+  kills: number,
+  state: string,
+  ports: Pick<ReportingPorts, 'log' | 'journal'>,
+): void {
+  const { oom } = governor;
+  const t = oom.lastAtMs ?? governor.decision?.t ?? 0;
+  const tier = oom.tierAtLast ?? 0;
+  ports.log.error('kernel OOM kill', { t, kills, totalKills: oom.kills, tier, state });
+  ports.journal({ kind: 'oom', t, kills, totalKills: oom.kills, tier, state });
+}
+
 /** Logs what each finished action achieved, once the first sample after it has measured it. */
 function reportEffects(context: SupervisorContext, log: Log, afterSeq: number): number {
   let newest = afterSeq;
@@ -185,12 +210,18 @@ function reportEffects(context: SupervisorContext, log: Log, afterSeq: number): 
   return newest;
 }
 
+/** The sample's PSI as a field to spread into records: none when the kernel has no PSI. */
+function pressureOf(sample: Sample | null): { pressureSomeAvg10Pct?: number } {
+  const pct = sample?.pressureSomeAvg10Pct;
+  return pct === undefined ? {} : { pressureSomeAvg10Pct: pct };
+}
+
 /** One structured log record per decision (not per repeat of the same sample); returns the tier. */
 function reportDecision(
   governor: GovernorContext,
   decision: Decision,
-  log: Log,
-  policy: PolicyConfig,
+  pressure: { pressureSomeAvg10Pct?: number },
+  { log, policy }: { log: Log; policy: PolicyConfig },
 ): number {
   const record = {
     t: decision.t,
@@ -205,6 +236,7 @@ function reportDecision(
     growthBytesPerSec: Math.round(decision.growthBytesPerSec),
     ...(decision.replaces === undefined ? {} : { replaces: decision.replaces }),
     ...(decision.tool === undefined ? {} : { tool: decision.tool }),
+    ...pressure,
   };
   if (decision.action !== null) log.warn('decision', record);
   else log.debug('decision', record);

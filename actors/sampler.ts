@@ -78,6 +78,9 @@ export function createSamplerLogic(ports: SamplerPorts) {
               inactiveFile: r.inactiveFileBytes,
               limit: r.limitBytes,
               ...(tool === null ? {} : { tool }),
+              ...(r.pressureSomeAvg10Pct === undefined
+                ? {}
+                : { pressureSomeAvg10Pct: r.pressureSomeAvg10Pct }),
             },
             oomKills: r.oomKills,
           });

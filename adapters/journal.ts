@@ -60,6 +60,8 @@ export interface JournalSampleRecord {
     readonly bytes: number;
     readonly command: string;
   };
+  /** PSI `some avg10` at the sample (percent); absent when the kernel has no PSI. */
+  readonly pressureSomeAvg10Pct?: number;
 }
 
 /** One per finished action. */
@@ -74,7 +76,25 @@ export interface JournalResultRecord {
   readonly detail: string | null;
 }
 
-export type JournalRecord = JournalSampleRecord | JournalResultRecord;
+/**
+ * One per rise of the cgroup's oom_kill counter: the kernel OOM killer won a race
+ * (docs/DESIGN.md, "Memory signals"). Written with the sample that saw the rise.
+ */
+export interface JournalOomRecord {
+  readonly kind: 'oom';
+  /** ms since the epoch: the sample that saw the counter rise. */
+  readonly t: number;
+  /** Kills in this rise (usually 1). */
+  readonly kills: number;
+  /** Kills the governor has counted in all (persisted across restarts). */
+  readonly totalKills: number;
+  /** 0..3: the tier the governor stood at when the kill was seen. */
+  readonly tier: number;
+  /** stateString(...) of the governor at that sample. */
+  readonly state: string;
+}
+
+export type JournalRecord = JournalSampleRecord | JournalResultRecord | JournalOomRecord;
 
 export interface JournalError {
   /**
@@ -343,6 +363,7 @@ export function openJournal(options: JournalOptions): Result<Journal, JournalErr
 export type JournalLine =
   | { readonly kind: 'sample'; readonly record: JournalSampleRecord }
   | { readonly kind: 'result'; readonly record: JournalResultRecord }
+  | { readonly kind: 'oom'; readonly record: JournalOomRecord }
   /** A line a crash cut short (JSON that ends early), which tolerant readers skip. */
   | { readonly kind: 'torn' }
   /** A record of a kind this memgov does not know (a newer writer): skipped. */
@@ -365,18 +386,24 @@ function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
 
+function isTier(value: unknown): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 3;
+}
+
 function sampleProblem(r: Record<string, unknown>): string | null {
   if (!isCount(r.ratio)) return `"ratio" must be a number, 0 or more (got ${describe(r.ratio)})`;
   if (typeof r.state !== 'string') return `"state" must be a string (got ${describe(r.state)})`;
-  if (typeof r.tier !== 'number' || !Number.isInteger(r.tier) || r.tier < 0 || r.tier > 3) {
-    return `"tier" must be 0, 1, 2 or 3 (got ${describe(r.tier)})`;
-  }
+  if (!isTier(r.tier)) return `"tier" must be 0, 1, 2 or 3 (got ${describe(r.tier)})`;
   if (r.action !== null && !ACTIONS.has(r.action)) {
     return `"action" must be null, "compact", "clear", "archive-terminate" or "stop-tool" (got ${describe(r.action)})`;
   }
   if (typeof r.reason !== 'string') return `"reason" must be a string (got ${describe(r.reason)})`;
   if (!isCount(r.nextPollMs)) {
     return `"nextPollMs" must be a number, 0 or more (got ${describe(r.nextPollMs)})`;
+  }
+  const pressure = r.pressureSomeAvg10Pct;
+  if (pressure !== undefined && !(isCount(pressure) && pressure <= 100)) {
+    return `"pressureSomeAvg10Pct" must be a percentage, 0 to 100 (got ${describe(pressure)})`;
   }
   return null;
 }
@@ -396,6 +423,17 @@ function resultProblem(r: Record<string, unknown>): string | null {
   if (r.detail !== null && typeof r.detail !== 'string') {
     return `"detail" must be a string or null (got ${describe(r.detail)})`;
   }
+  return null;
+}
+
+function oomProblem(r: Record<string, unknown>): string | null {
+  if (!isCount(r.t)) return `"t" must be a number, 0 or more (got ${describe(r.t)})`;
+  if (!isCount(r.kills)) return `"kills" must be a number, 0 or more (got ${describe(r.kills)})`;
+  if (!isCount(r.totalKills)) {
+    return `"totalKills" must be a number, 0 or more (got ${describe(r.totalKills)})`;
+  }
+  if (!isTier(r.tier)) return `"tier" must be 0, 1, 2 or 3 (got ${describe(r.tier)})`;
+  if (typeof r.state !== 'string') return `"state" must be a string (got ${describe(r.state)})`;
   return null;
 }
 
@@ -426,6 +464,11 @@ export function parseJournalLine(text: string, line: number): Result<JournalLine
     const problem = resultProblem(r);
     if (problem !== null) return err({ line, detail: problem });
     return ok({ kind: 'result', record: r as unknown as JournalResultRecord });
+  }
+  if (r.kind === 'oom') {
+    const problem = oomProblem(r);
+    if (problem !== null) return err({ line, detail: problem });
+    return ok({ kind: 'oom', record: r as unknown as JournalOomRecord });
   }
   if (typeof r.kind === 'string') return ok({ kind: 'other', name: r.kind });
   return err({

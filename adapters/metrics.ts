@@ -21,6 +21,8 @@ export interface MetricsDecision {
   readonly oomKills: number;
   /** Bytes of the agent's largest child subtree when the sample was attributed; else absent. */
   readonly toolBytes?: number;
+  /** PSI `some avg10` at the sample (percent); absent when the kernel has no PSI. */
+  readonly pressureSomeAvg10Pct?: number;
 }
 
 export interface MetricsResult {
@@ -94,6 +96,10 @@ function buildMetrics(prom: typeof PromClient, states: readonly string[]): Daemo
     'memgov_tool_bytes',
     "Bytes of the agent's largest child subtree at the last sample (0 when none was attributed).",
   );
+  const pressure = gauge(
+    'memgov_memory_pressure_some_avg10',
+    'PSI "some avg10" at the last sample: percent of the last 10 s in which a task stalled on memory (the cgroup on v2, the whole system on v1).',
+  );
   const samples = counter('memgov_samples_total', 'Samples the governor decided on.');
   const readFailures = counter('memgov_sample_read_failures_total', 'Cgroup reads that failed.');
   const actions = counter('memgov_actions_total', 'Finished actions by tier, action and outcome.', [
@@ -132,6 +138,7 @@ function buildMetrics(prom: typeof PromClient, states: readonly string[]): Daemo
       tier.set(decision.tier);
       pollInterval.set(decision.pollIntervalMs / 1000);
       toolBytes.set(decision.toolBytes ?? 0);
+      if (decision.pressureSomeAvg10Pct !== undefined) pressure.set(decision.pressureSomeAvg10Pct);
       // The governor's count survives restarts; this counter counts what this process saw.
       if (oomKillsSeen !== null && decision.oomKills > oomKillsSeen)
         oomKills.inc(decision.oomKills - oomKillsSeen);

@@ -15,6 +15,8 @@ export interface Sample {
    * compactAt) and the agent has children; a trace line may carry it too.
    */
   readonly tool?: ToolUse;
+  /** PSI `some avg10` of the cgroup at this sample (percent), when the kernel has PSI. */
+  readonly pressureSomeAvg10Pct?: number;
 }
 
 /** The agent's rungs, one per tier. */

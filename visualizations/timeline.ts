@@ -35,6 +35,15 @@ export interface TimelineResult {
   readonly detail: string | null;
 }
 
+/** A kernel OOM kill the journal recorded: the kernel won a race (drawn as a red line). */
+export interface TimelineOom {
+  readonly t: number;
+  readonly kills: number;
+  /** The tier the governor stood at when the kill was seen. */
+  readonly tier: number;
+  readonly state: string;
+}
+
 export interface TimelineThresholds {
   readonly compactAt: number;
   readonly clearAt: number;
@@ -57,6 +66,8 @@ export interface TimelineBuilder {
    */
   addPoint(point: TimelinePoint): void;
   addResult(result: TimelineResult): void;
+  /** Adds a kernel OOM kill; one with a non-finite time is left out. */
+  addOom(oom: TimelineOom): void;
   readonly pointCount: number;
   readonly resultCount: number;
   /** The whole HTML document. The builder can go on taking points afterwards. */
@@ -142,6 +153,11 @@ interface ResultMark {
   readonly first: TimelineResult;
 }
 
+interface OomMark {
+  count: number;
+  readonly first: TimelineOom;
+}
+
 interface Bucket {
   ratio: Extremes | null;
   poll: Extremes | null;
@@ -149,6 +165,7 @@ interface Bucket {
   lastNextPollMs: number;
   readonly actions: Map<TimelineAction, ActionMark>;
   results: ResultMark | null;
+  ooms: OomMark | null;
 }
 
 function extremesOf(t: number, value: number): Extremes {
@@ -197,6 +214,12 @@ function mergeResultMarks(a: ResultMark | null, b: ResultMark | null): ResultMar
   return a;
 }
 
+function mergeOomMarks(a: OomMark | null, b: OomMark | null): OomMark | null {
+  if (a === null || b === null) return a ?? b;
+  a.count += b.count;
+  return a;
+}
+
 function mergeActionMarks(
   into: Map<TimelineAction, ActionMark>,
   from: ReadonlyMap<TimelineAction, ActionMark>,
@@ -209,7 +232,14 @@ function mergeActionMarks(
 }
 
 function emptyBucket(): Bucket {
-  return { ratio: null, poll: null, lastNextPollMs: 0, actions: new Map(), results: null };
+  return {
+    ratio: null,
+    poll: null,
+    lastNextPollMs: 0,
+    actions: new Map(),
+    results: null,
+    ooms: null,
+  };
 }
 
 function mergeBuckets(a: Bucket | null, b: Bucket | null): Bucket | null {
@@ -221,6 +251,7 @@ function mergeBuckets(a: Bucket | null, b: Bucket | null): Bucket | null {
     lastNextPollMs: b.ratio !== null ? b.lastNextPollMs : a.lastNextPollMs,
     actions: a.actions,
     results: mergeResultMarks(a.results, b.results),
+    ooms: mergeOomMarks(a.ooms, b.ooms),
   };
 }
 
@@ -449,6 +480,33 @@ function resultMarkers(frame: Frame, buckets: readonly Bucket[]): string {
   return out.join('\n');
 }
 
+const OOM_COLOUR = '#b00020';
+
+/** A dashed red line across the ratio panel for each pixel column with kernel OOM kills. */
+function oomMarkers(frame: Frame, buckets: readonly Bucket[]): string {
+  const columns = new Map<number, OomMark>();
+  for (const bucket of buckets) {
+    const mark = bucket.ooms;
+    if (mark === null) continue;
+    const column = markerColumn(frame, mark.first.t);
+    const existing = columns.get(column);
+    if (existing === undefined) columns.set(column, { ...mark });
+    else existing.count += mark.count;
+  }
+  const out: string[] = [];
+  for (const { count, first } of columns.values()) {
+    const x = fixed(xOf(frame, first.t));
+    const title =
+      `${count} kernel OOM kill(s); the first at ${formatTime(first.t)} (${elapsed(frame, first.t)}), ` +
+      `governor at tier ${first.tier}\nstate: ${first.state}`;
+    out.push(
+      `<g class="oom" data-count="${count}" data-tier="${first.tier}"><title>${escapeHtml(title)}</title>` +
+        `<line x1="${x}" y1="${RATIO_TOP_PX}" x2="${x}" y2="${RATIO_TOP_PX + RATIO_HEIGHT_PX}" stroke="${OOM_COLOUR}" stroke-width="2" stroke-dasharray="5 3"/></g>`,
+    );
+  }
+  return out.join('\n');
+}
+
 // ---- panels -----------------------------------------------------------------------------------
 
 function bands(frame: Frame, thresholds: TimelineThresholds): string {
@@ -587,6 +645,7 @@ function legend(thresholds: TimelineThresholds): string {
       .filter((name) => name !== 'ok')
       .map((name) => `<span style="color:${outcomeColour(name)}">${name}</span>`)
       .join(', ')})</span>`,
+    `<span class="key" data-toggle=".oom">${swatch(`<line x1="9" y1="1" x2="9" y2="13" stroke="${OOM_COLOUR}" stroke-width="2" stroke-dasharray="5 3"/>`)} kernel OOM kill (the kernel won the race)</span>`,
     `<span class="key">${swatch('<rect x="1" y="1" width="16" height="12" fill="#fde2c8"/>')} threshold bands: compact ${percent(thresholds.compactAt)}, clear ${percent(thresholds.clearAt)}, terminate ${percent(thresholds.terminateAt)}</span>`,
   );
   return `<div class="legend" id="legend">${keys.join('\n')}</div>`;
@@ -622,6 +681,7 @@ interface Series {
   bucketMs: number;
   pointCount: number;
   resultCount: number;
+  oomKills: number;
   readonly tally: Tally;
 }
 
@@ -697,6 +757,16 @@ function addResult(series: Series, input: TimelineResult): void {
   if (result.t > tally.endT) tally.endT = result.t;
 }
 
+function addOom(series: Series, input: TimelineOom): void {
+  if (!Number.isFinite(input.t)) return;
+  const oom: TimelineOom = { ...input, state: clip(input.state) };
+  const bucket = bucketAt(series, oom.t);
+  if (bucket.ooms === null) bucket.ooms = { count: oom.kills, first: oom };
+  else bucket.ooms.count += oom.kills;
+  series.oomKills += oom.kills;
+  if (oom.t > series.tally.endT) series.tally.endT = oom.t;
+}
+
 /** The plot's scales: time from the first sample, ratio up to the highest seen, poll on a log scale. */
 function frameOf(series: Series): Frame {
   const { startT, tally } = series;
@@ -738,6 +808,7 @@ function plotSvg(series: Series, frame: Frame, thresholds: TimelineThresholds): 
     `<path class="poll" d="${pollPath}"/>`,
     resultMarkers(frame, present),
     actionMarkers(frame, present),
+    oomMarkers(frame, present),
     '</svg>',
   ].join('\n');
 }
@@ -751,6 +822,9 @@ function renderPage(series: Series, meta: TimelineMeta): string {
   const facts = [
     `${series.pointCount} decisions, ${series.resultCount} action results, ${range}.`,
     `Highest ratio ${percent(tally.maxRatio)}; last state: ${tally.lastState || 'none'}.`,
+    ...(series.oomKills > 0
+      ? [`${series.oomKills} kernel OOM kill(s): the kernel won the race.`]
+      : []),
     ...(meta.notes ?? []),
   ];
   const title = escapeHtml(clip(meta.title, HEADER_CHARS));
@@ -785,6 +859,7 @@ export function createTimelineBuilder(): TimelineBuilder {
     bucketMs: 1,
     pointCount: 0,
     resultCount: 0,
+    oomKills: 0,
     tally: {
       actions: new Map(),
       outcomes: new Map(),
@@ -803,6 +878,7 @@ export function createTimelineBuilder(): TimelineBuilder {
     },
     addPoint: (point) => addPoint(series, point),
     addResult: (result) => addResult(series, result),
+    addOom: (oom) => addOom(series, oom),
     render: (meta) => renderPage(series, meta),
   };
 }

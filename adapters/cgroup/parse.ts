@@ -181,9 +181,46 @@ export function parseV1InactiveFileBytes(text: string, file: string): Result<num
   return requiredCount(text, ['total_inactive_file', 'inactive_file'], file);
 }
 
+/**
+ * `hierarchical_memory_limit` from a v1 `memory.stat`: the smallest limit of the cgroup and its
+ * ancestors; undefined where the kernel omits it. 2^62 or more means unlimited.
+ */
+export function parseV1HierarchicalLimit(
+  text: string,
+  file: string,
+): Result<LimitBytes | undefined, CgroupError> {
+  return parseFlatKeyed(text, file).andThen((entries) => {
+    const raw = entries.get('hierarchical_memory_limit');
+    return raw === undefined ? ok(undefined) : parseV1Limit(raw, file);
+  });
+}
+
+/** v2 `memory.oom.group`: `1` (a kernel OOM kill takes every process in the cgroup) or `0`. */
+export function parseOomGroup(text: string, file: string): Result<boolean, CgroupError> {
+  const token = text.trim();
+  return token === '1' || token === '0' ? ok(token === '1') : err(garbled(file, '0 or 1', text));
+}
+
 /** `oom_kill` from a v2 `memory.events`; an absent key (older kernels) counts as 0. */
 export function parseV2OomKills(text: string, file: string): Result<number, CgroupError> {
   return optionalCount(text, 'oom_kill', file);
+}
+
+/** A PSI share: a percentage with up to two decimals, as the kernel prints it. */
+const PSI_AVG10 = /(?:^|\s)avg10=(\d{1,3}(?:\.\d{1,2})?)(?:\s|$)/;
+
+/**
+ * `some avg10` from a PSI file (cgroup v2 `memory.pressure`, or `/proc/pressure/memory`): the
+ * share of the last 10 s, in percent, in which at least one task stalled waiting for memory.
+ * The kernel's line: `some avg10=44.14 avg60=12.03 avg300=2.81 total=1234567`.
+ */
+export function parsePressureSomeAvg10(text: string, file: string): Result<number, CgroupError> {
+  const some = lines(text).find((line) => line.startsWith('some '));
+  const match = some === undefined ? null : PSI_AVG10.exec(some);
+  const percent = match?.[1] === undefined ? Number.NaN : Number(match[1]);
+  return percent >= 0 && percent <= 100
+    ? ok(percent)
+    : err(garbled(file, 'a "some avg10=<percent> ..." line', some ?? text));
 }
 
 /** Parses v1 `memory.oom_control`; a missing `oom_kill` line (kernels before 4.13) counts as 0. */

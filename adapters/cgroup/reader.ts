@@ -5,18 +5,23 @@
 // with a finite limit (4 files) and 64 µs when the limit falls back to /proc/meminfo (5 files).
 // Parsing is ~7 µs of that. An async read would add more in scheduling than it could save.
 import { readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { err, ok, Result } from 'neverthrow';
 import {
   locateMemoryCgroup,
   parseByteCount,
   parseMeminfoTotalBytes,
   parseOomControl,
+  parseOomGroup,
+  parsePressureSomeAvg10,
   parseV1InactiveFileBytes,
+  parseV1HierarchicalLimit,
   parseV1Limit,
   parseV2InactiveFileBytes,
   parseV2Limit,
   parseV2OomKills,
   type CgroupError,
+  type LimitBytes,
 } from './parse.ts';
 import { errnoCode, errnoSummary } from '../errno.ts';
 
@@ -35,6 +40,10 @@ interface V2Paths {
   readonly high: string;
   readonly stat: string;
   readonly events: string;
+  /** PSI of this cgroup. */
+  readonly pressure: string;
+  /** memory.max of each ancestor inside the cgroup2 mount, nearest first. */
+  readonly ancestorMax: readonly string[];
 }
 
 interface V1Paths {
@@ -42,6 +51,8 @@ interface V1Paths {
   readonly limit: string;
   readonly stat: string;
   readonly oomControl: string;
+  /** v1 has no PSI per cgroup: the system's /proc/pressure/memory stands in. */
+  readonly pressure: string;
 }
 
 /** An opened cgroup: every path precomputed so a sample only reads and parses. */
@@ -60,7 +71,11 @@ export type CgroupHandle =
     };
 
 /** Where the limit came from: the hard limit, v2's throttle limit, or the host's RAM. */
-export type LimitSource = 'max' | 'high' | 'host';
+/**
+ * Where the limit came from: the hard limit, v2's throttle limit, a tighter limit of an ancestor
+ * cgroup (v1 `hierarchical_memory_limit`, v2 an ancestor's memory.max), or the host's RAM.
+ */
+export type LimitSource = 'max' | 'high' | 'parent' | 'host';
 
 /** One consistent view of the cgroup's memory, all amounts in bytes. */
 export interface CgroupReading {
@@ -74,11 +89,18 @@ export interface CgroupReading {
   readonly limitSource: LimitSource;
   /** The kernel OOM killer's kill counter for this cgroup (monotonic). */
   readonly oomKills: number;
+  /**
+   * PSI `some avg10` (percent of the last 10 s in which a task stalled on memory); absent when
+   * the kernel has no PSI file (CONFIG_PSI off, or psi=0 on the command line).
+   */
+  readonly pressureSomeAvg10Pct?: number;
 }
 
 interface ResolvedLimit {
   readonly limitBytes: number;
   readonly limitSource: LimitSource;
+  /** The file it was read from, where the source alone does not tell (a parent's). */
+  readonly file?: string;
 }
 
 const DEFAULT_PROC_ROOT = '/proc';
@@ -96,6 +118,27 @@ function readText(file: string): Result<string, CgroupError> {
     return ok(readFileSync(file, 'utf8'));
   } catch (error) {
     return err(ioError(file, error));
+  }
+}
+
+/** Where the kernel has no such file (PSI disabled, or an older kernel). */
+const ABSENT_FILE_CODES: ReadonlySet<string | undefined> = new Set([
+  'ENOENT',
+  'ENOTDIR',
+  'EOPNOTSUPP',
+]);
+
+/** An optional file: absent is undefined, not an error; garbled is still an error. */
+function readOptionalParsed<T>(
+  file: string,
+  parse: (text: string, file: string) => Result<T, CgroupError>,
+): Result<T | undefined, CgroupError> {
+  try {
+    return parse(readFileSync(file, 'utf8'), file);
+  } catch (error) {
+    return ABSENT_FILE_CODES.has(errnoCode(error))
+      ? ok(undefined)
+      : err({ kind: 'unreadable', file, detail: errnoSummary(error) });
   }
 }
 
@@ -152,43 +195,67 @@ function checkDirectory(dir: string): Result<void, CgroupError> {
   }
 }
 
-function v2Handle(dir: string, meminfoPath: string): CgroupHandle {
+/** A real hierarchy is a handful deep; the walk stops here whatever the tree. */
+const MAX_ANCESTORS = 64;
+
+/**
+ * v2: each ancestor's memory.max, nearest first, while the parent is inside the cgroup2 mount:
+ * the mount's root cgroup has no memory.max, and nothing outside the mount has one.
+ */
+function ancestorMaxPaths(dir: string): Result<string[], CgroupError> {
+  const paths: string[] = [];
+  for (let child = dir, depth = 0; depth < MAX_ANCESTORS; depth++) {
+    const parent = dirname(child);
+    if (parent === child) break;
+    const present = isFile(`${parent}/memory.max`);
+    if (present.isErr()) return err(present.error);
+    if (!present.value) break;
+    paths.push(`${parent}/memory.max`);
+    child = parent;
+  }
+  return ok(paths);
+}
+
+function v2Handle(dir: string, procRoot: string, ancestorMax: readonly string[]): CgroupHandle {
   return {
     version: 2,
     dir,
-    meminfoPath,
+    meminfoPath: `${procRoot}/meminfo`,
     paths: {
       current: `${dir}/memory.current`,
       max: `${dir}/memory.max`,
       high: `${dir}/memory.high`,
       stat: `${dir}/memory.stat`,
       events: `${dir}/memory.events`,
+      pressure: `${dir}/memory.pressure`,
+      ancestorMax,
     },
   };
 }
 
-function v1Handle(dir: string, meminfoPath: string): CgroupHandle {
+function v1Handle(dir: string, procRoot: string): CgroupHandle {
   return {
     version: 1,
     dir,
-    meminfoPath,
+    meminfoPath: `${procRoot}/meminfo`,
     paths: {
       usage: `${dir}/memory.usage_in_bytes`,
       limit: `${dir}/memory.limit_in_bytes`,
       stat: `${dir}/memory.stat`,
       oomControl: `${dir}/memory.oom_control`,
+      pressure: `${procRoot}/pressure/memory`,
     },
   };
 }
 
 /** The files tell the version, not the mount: a --cgroup DIR comes with no mountinfo. */
-function handleFor(dir: string, meminfoPath: string): Result<CgroupHandle, CgroupError> {
+function handleFor(dir: string, procRoot: string): Result<CgroupHandle, CgroupError> {
   return isFile(`${dir}/memory.current`).andThen((isV2) =>
     isV2
-      ? ok(v2Handle(dir, meminfoPath))
+      ? ancestorMaxPaths(dir).map((ancestors) => v2Handle(dir, procRoot, ancestors))
       : isFile(`${dir}/memory.usage_in_bytes`).andThen((isV1) =>
           isV1
-            ? ok(v1Handle(dir, meminfoPath))
+            ? ok(v1Handle(dir, procRoot))
             : err<CgroupHandle, CgroupError>({
                 kind: 'no-memory-cgroup',
                 file: dir,
@@ -208,7 +275,7 @@ export function openCgroup(options: OpenCgroupOptions = {}): Result<CgroupHandle
   const sysRoot = options.sysRoot ?? DEFAULT_SYS_ROOT;
   const dir = options.dir === undefined ? locateDir(procRoot, sysRoot) : ok(options.dir);
   return dir.andThen((cgroupDir) =>
-    checkDirectory(cgroupDir).andThen(() => handleFor(cgroupDir, `${procRoot}/meminfo`)),
+    checkDirectory(cgroupDir).andThen(() => handleFor(cgroupDir, procRoot)),
   );
 }
 
@@ -220,26 +287,75 @@ function hostLimit(meminfoPath: string): Result<ResolvedLimit, CgroupError> {
   }));
 }
 
-/** v2: memory.max, else memory.high (the throttle point), else the host's MemTotal. */
-function resolveV2Limit(paths: V2Paths, meminfoPath: string): Result<ResolvedLimit, CgroupError> {
-  return readParsed(paths.max, parseV2Limit).andThen((max) =>
-    max !== 'unlimited'
-      ? ok({ limitBytes: max, limitSource: 'max' as const })
-      : readParsed(paths.high, parseV2Limit).andThen((high) =>
-          high !== 'unlimited'
-            ? ok({ limitBytes: high, limitSource: 'high' as const })
-            : hostLimit(meminfoPath),
-        ),
-  );
+/** The tighter of two limits; `b` wins only when strictly smaller. */
+function tighter(a: ResolvedLimit | null, b: ResolvedLimit | null): ResolvedLimit | null {
+  if (a === null || b === null) return a ?? b;
+  return b.limitBytes < a.limitBytes ? b : a;
 }
 
-/** v1: memory.limit_in_bytes, else the host's MemTotal (the soft limit is no ceiling). */
-function resolveV1Limit(paths: V1Paths, meminfoPath: string): Result<ResolvedLimit, CgroupError> {
-  return readParsed(paths.limit, parseV1Limit).andThen((limit) =>
-    limit === 'unlimited'
-      ? hostLimit(meminfoPath)
-      : ok({ limitBytes: limit, limitSource: 'max' as const }),
-  );
+/** The smallest memory.max among the ancestors, as a `parent` limit; null when none is set. */
+function tightestAncestor(paths: readonly string[]): Result<ResolvedLimit | null, CgroupError> {
+  let tightest: ResolvedLimit | null = null;
+  for (const file of paths) {
+    const max = readParsed(file, parseV2Limit);
+    if (max.isErr()) return err(max.error);
+    if (max.value === 'unlimited') continue;
+    tightest = tighter(tightest, { limitBytes: max.value, limitSource: 'parent', file });
+  }
+  return ok(tightest);
+}
+
+/**
+ * v2: memory.max, else memory.high (the throttle point), else the host's MemTotal; an ancestor's
+ * memory.max below the one chosen wins (the kernel enforces the whole chain).
+ */
+function resolveV2Limit(paths: V2Paths, meminfoPath: string): Result<ResolvedLimit, CgroupError> {
+  return Result.combine([
+    readParsed(paths.max, parseV2Limit),
+    tightestAncestor(paths.ancestorMax),
+  ]).andThen(([max, parent]) => {
+    if (max !== 'unlimited') {
+      return ok(tighter({ limitBytes: max, limitSource: 'max' }, parent) as ResolvedLimit);
+    }
+    return readParsed(paths.high, parseV2Limit).andThen((high) => {
+      const throttle: ResolvedLimit | null =
+        high === 'unlimited' ? null : { limitBytes: high, limitSource: 'high' };
+      const chosen = tighter(throttle, parent);
+      return chosen === null ? hostLimit(meminfoPath) : ok(chosen);
+    });
+  });
+}
+
+/**
+ * v1: memory.limit_in_bytes, else the host's MemTotal (the soft limit is no ceiling); memory.stat's
+ * `hierarchical_memory_limit` (the smallest limit up the hierarchy) wins when it is tighter.
+ */
+function resolveV1Limit(
+  paths: V1Paths,
+  meminfoPath: string,
+  hierarchical: LimitBytes | undefined,
+): Result<ResolvedLimit, CgroupError> {
+  const parent: ResolvedLimit | null =
+    hierarchical === undefined || hierarchical === 'unlimited'
+      ? null
+      : { limitBytes: hierarchical, limitSource: 'parent', file: paths.stat };
+  return readParsed(paths.limit, parseV1Limit).andThen((limit) => {
+    const own: ResolvedLimit | null =
+      limit === 'unlimited' ? null : { limitBytes: limit, limitSource: 'max' };
+    const chosen = tighter(own, parent);
+    return chosen === null ? hostLimit(meminfoPath) : ok(chosen);
+  });
+}
+
+/** v1 memory.stat, read once a sample: the inactive file cache and the hierarchical limit. */
+function parseV1Stat(
+  text: string,
+  file: string,
+): Result<[number, LimitBytes | undefined], CgroupError> {
+  return Result.combine([
+    parseV1InactiveFileBytes(text, file),
+    parseV1HierarchicalLimit(text, file),
+  ]);
 }
 
 /**
@@ -252,7 +368,9 @@ function resolveV1Limit(paths: V1Paths, meminfoPath: string): Result<ResolvedLim
  */
 const IMPLAUSIBLE_LIMIT_MULTIPLE = 2;
 
-function limitFileOf(handle: CgroupHandle, source: LimitSource): string {
+function limitFileOf(handle: CgroupHandle, limit: ResolvedLimit): string {
+  const source = limit.limitSource;
+  if (limit.file !== undefined) return limit.file;
   if (source === 'host') return handle.meminfoPath;
   if (handle.version === 1) return handle.paths.limit;
   return source === 'max' ? handle.paths.max : handle.paths.high;
@@ -264,6 +382,7 @@ function reading(
   inactiveFileBytes: number,
   limit: ResolvedLimit,
   oomKills: number,
+  pressureSomeAvg10Pct: number | undefined,
 ): Result<CgroupReading, CgroupError> {
   if (
     limit.limitSource !== 'high' &&
@@ -273,7 +392,7 @@ function reading(
     return err({
       kind: 'garbled',
       file: usageFile,
-      detail: `usage ${currentBytes} bytes is more than ${IMPLAUSIBLE_LIMIT_MULTIPLE}x the limit ${limit.limitBytes} bytes (${limitFileOf(handle, limit.limitSource)}): no kernel charges a cgroup that far past its limit`,
+      detail: `usage ${currentBytes} bytes is more than ${IMPLAUSIBLE_LIMIT_MULTIPLE}x the limit ${limit.limitBytes} bytes (${limitFileOf(handle, limit)}): no kernel charges a cgroup that far past its limit`,
     });
   }
   return ok({
@@ -286,6 +405,7 @@ function reading(
     limitBytes: limit.limitBytes,
     limitSource: limit.limitSource,
     oomKills,
+    ...(pressureSomeAvg10Pct === undefined ? {} : { pressureSomeAvg10Pct }),
   });
 }
 
@@ -317,18 +437,34 @@ function readFiles(handle: CgroupHandle): Result<CgroupReading, CgroupError> {
       readParsed(paths.stat, parseV2InactiveFileBytes),
       resolveV2Limit(paths, handle.meminfoPath),
       readParsed(paths.events, parseV2OomKills),
-    ]).andThen(([currentBytes, inactiveFileBytes, limit, oomKills]) =>
-      reading(handle, currentBytes, inactiveFileBytes, limit, oomKills),
+      readOptionalParsed(paths.pressure, parsePressureSomeAvg10),
+    ]).andThen(([currentBytes, inactiveFileBytes, limit, oomKills, pressure]) =>
+      reading(handle, currentBytes, inactiveFileBytes, limit, oomKills, pressure),
     );
   }
   const { paths } = handle;
   return Result.combine([
     readParsed(paths.usage, parseByteCount),
-    readParsed(paths.stat, parseV1InactiveFileBytes),
-    resolveV1Limit(paths, handle.meminfoPath),
-    readParsed(paths.oomControl, parseOomControl),
-  ]).andThen(([currentBytes, inactiveFileBytes, limit, oomControl]) =>
-    reading(handle, currentBytes, inactiveFileBytes, limit, oomControl.oomKills),
+    readParsed(paths.stat, parseV1Stat),
+  ]).andThen(([currentBytes, [inactiveFileBytes, hierarchical]]) =>
+    Result.combine([
+      resolveV1Limit(paths, handle.meminfoPath, hierarchical),
+      readParsed(paths.oomControl, parseOomControl),
+      readOptionalParsed(paths.pressure, parsePressureSomeAvg10),
+    ]).andThen(([limit, oomControl, pressure]) =>
+      reading(handle, currentBytes, inactiveFileBytes, limit, oomControl.oomKills, pressure),
+    ),
+  );
+}
+
+/**
+ * v2 `memory.oom.group`: true when a kernel OOM kill takes every process in the cgroup (memgov
+ * too, when it runs there). null on v1 (no such setting) or a kernel without the file.
+ */
+export function readOomGroup(handle: CgroupHandle): Result<boolean | null, CgroupError> {
+  if (handle.version !== 2) return ok(null);
+  return readOptionalParsed(`${handle.dir}/memory.oom.group`, parseOomGroup).map(
+    (group) => group ?? null,
   );
 }
 

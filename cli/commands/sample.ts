@@ -51,6 +51,7 @@ export function sampleJson(reading: CgroupReading): string {
 const LIMIT_SOURCE_NOTE: Readonly<Record<CgroupReading['limitSource'], string>> = {
   max: '',
   high: '  (memory.high: no hard limit set)',
+  parent: "  (a parent cgroup's limit, tighter than this one's)",
   host: '  (host MemTotal: no cgroup limit set)',
 };
 

@@ -1,6 +1,8 @@
 // `memgov status [--json]`: what the state file says: tier, ratio, windows, last actions, kernel
 // OOM kills. Reads only; never takes the lock, so it works beside a running daemon.
 import { loadConfig } from '../config.ts';
+import { formatCgroupError } from '../../adapters/cgroup/parse.ts';
+import { openCgroup, readOomGroup } from '../../adapters/cgroup/reader.ts';
 import { formatStateFileError, readStateFile } from '../../adapters/state-file.ts';
 import type { PolicyConfig } from '../../machines/config.ts';
 import type { PersistedSystem } from '../../actors/persistence.ts';
@@ -10,11 +12,27 @@ import { stringFlag } from '../args.ts';
 import { openCommand } from '../command.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
 
-export const STATUS_HELP = `Usage: memgov status [--json] [--state-file FILE] [--config FILE]
+export const STATUS_HELP = `Usage: memgov status [--json] [--state-file FILE] [--config FILE] [--cgroup DIR]
 
 Prints what the governor's state file records: tier, last ratio, the compact window, the last
-actions and their results, and kernel OOM kills seen.
+actions and their results, and kernel OOM kills seen. Also whether the cgroup (--cgroup DIR, the
+configured one, or this process's own) has memory.oom.group set: then a kernel OOM kill takes
+every process in it, memgov too (cgroup v2 only).
 `;
+
+/** The cgroup's memory.oom.group, or why it is not known (never fails the command). */
+function oomGroupOf(dir: string | null): { oomGroup: boolean | null; oomGroupNote?: string } {
+  const group = openCgroup(dir === null ? {} : { dir }).andThen((handle) =>
+    readOomGroup(handle).map((value) => ({ value, dir: handle.dir })),
+  );
+  if (group.isErr()) return { oomGroup: null, oomGroupNote: formatCgroupError(group.error) };
+  const { value, dir: found } = group.value;
+  if (value === null) return { oomGroup: null };
+  const note = value
+    ? `a kernel OOM kill in ${found} kills every process there, memgov too`
+    : `a kernel OOM kill in ${found} kills only its victim`;
+  return { oomGroup: value, oomGroupNote: note };
+}
 
 function statusOf(system: PersistedSystem, savedAtMs: number, policy: PolicyConfig) {
   const governor = system.context?.governor ?? null;
@@ -54,8 +72,19 @@ function iso(ms: number | null | undefined): string {
   return typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString() : '-';
 }
 
-function human(status: ReturnType<typeof statusOf>): string {
-  if (!status.decided) return `saved ${iso(status.savedAtMs)}; no decision recorded yet\n`;
+function oomGroupLine(status: ReturnType<typeof oomGroupOf>): string[] {
+  if (status.oomGroup === null) return [];
+  return [`oom group     ${status.oomGroup ? 1 : 0}: ${status.oomGroupNote ?? ''}`];
+}
+
+function human(status: ReturnType<typeof statusOf> & ReturnType<typeof oomGroupOf>): string {
+  if (!status.decided) {
+    const lines = [
+      `saved ${iso(status.savedAtMs)}; no decision recorded yet`,
+      ...oomGroupLine(status),
+    ];
+    return `${lines.join('\n')}\n`;
+  }
   const pct = (r: number | null | undefined): string =>
     r === null || r === undefined ? '-' : `${(r * 100).toFixed(1)}%`;
   const lines = [
@@ -64,6 +93,7 @@ function human(status: ReturnType<typeof statusOf>): string {
     `polling       ${status.speed}, next sample ${iso(status.nextSampleAtMs)}`,
     `compact       ${status.compactWindow === null ? 'never' : `${iso(status.compactWindow.compactAtMs)} at ${pct(status.compactWindow.compactRatio)}, window ${status.compactWindow.open ? 'open' : 'closed'} until ${iso(status.compactWindow.endsAtMs)}`}`,
     `oom kills     ${status.oomKills.kills}${status.oomKills.lastAtMs === null ? '' : `, last ${iso(status.oomKills.lastAtMs)} at tier ${String(status.oomKills.tierAtLast)}`}`,
+    ...oomGroupLine(status),
     `saved         ${iso(status.savedAtMs)}`,
     'actions:',
     ...(status.actions.length === 0
@@ -83,6 +113,7 @@ export function statusCommand(argv: readonly string[], io: CliIo): number {
       json: { kind: 'boolean' },
       'state-file': { kind: 'string' },
       config: { kind: 'string' },
+      cgroup: { kind: 'string' },
     },
     help: STATUS_HELP,
     positional: null,
@@ -109,7 +140,10 @@ export function statusCommand(argv: readonly string[], io: CliIo): number {
     io.err(`memgov status: ${path}: ${why}\n`);
     return EXIT_FAILURE;
   }
-  const status = statusOf(state.snapshot as PersistedSystem, state.savedAtMs, config.value.policy);
+  const status = {
+    ...statusOf(state.snapshot as PersistedSystem, state.savedAtMs, config.value.policy),
+    ...oomGroupOf(stringFlag(args, 'cgroup') ?? config.value.daemon.cgroup),
+  };
   io.out(args.flags.json === true ? `${JSON.stringify(status)}\n` : human(status));
   return EXIT_OK;
 }

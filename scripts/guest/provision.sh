@@ -57,6 +57,11 @@ ensure_kernel() {
   [ -s "$CACHE/vmlinuz" ] && [ -s "$CACHE/kernel-release" ] && return 0
   local package
   package="$(kernel_package)"
+  # A fresh machine (CI) may have no apt lists yet: fetch them once, as root.
+  if [ -z "$package" ] && [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq || fail "apt-get update failed (no network?)"
+    package="$(kernel_package)"
+  fi
   [ -n "$package" ] || fail "no linux-image-6.1.0-*-amd64 package in the apt lists"
   fetch_and_unpack "$package" "$CACHE/kernel"
   local vmlinuz

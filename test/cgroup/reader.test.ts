@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,11 @@ const POD =
   '/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod7f3c2a1e_5b9d_4c8e_a2f1_0d6e4b3c9a87.slice/cri-containerd-3f9a1c2b7d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a.scope';
 const V2_DIR = `${FIXTURES}/v2/fs/cgroup${POD}`;
 const variant = (name: string) => `${FIXTURES}/v2-variants/${name}`;
+
+/** v1 has no PSI per cgroup: the reading carries the system's, where the kernel has PSI. */
+const HOST_PRESSURE = existsSync('/proc/pressure/memory')
+  ? { pressureSomeAvg10Pct: expect.any(Number) as number }
+  : {};
 
 function sample(options: Parameters<typeof openCgroup>[0]): CgroupReading {
   return openCgroup(options).andThen(readCgroup)._unsafeUnwrap();
@@ -47,6 +52,7 @@ describe('openCgroup + readCgroup on the real v1 capture', () => {
       limitBytes: 64 * 1024 * 1024,
       limitSource: 'max',
       oomKills: 0,
+      ...HOST_PRESSURE,
     });
   });
 
@@ -61,6 +67,7 @@ describe('openCgroup + readCgroup on the real v1 capture', () => {
         limit: `${FIXTURES}/v1-limited/memory.limit_in_bytes`,
         stat: `${FIXTURES}/v1-limited/memory.stat`,
         oomControl: `${FIXTURES}/v1-limited/memory.oom_control`,
+        pressure: '/proc/pressure/memory',
       },
     });
   });
@@ -73,6 +80,7 @@ describe('openCgroup + readCgroup on v2 pods', () => {
     inactiveFileBytes: 268435456,
     workingSetBytes: 973078528,
     oomKills: 1,
+    pressureSomeAvg10Pct: 1.53,
   };
 
   it('locates the pod cgroup under the cgroup2 mount and reads memory.max', () => {
@@ -99,6 +107,7 @@ describe('openCgroup + readCgroup on v2 pods', () => {
       limitBytes: 1073741824,
       limitSource: 'max',
       oomKills: 0,
+      pressureSomeAvg10Pct: 0,
     });
   });
 
@@ -113,6 +122,9 @@ describe('openCgroup + readCgroup on v2 pods', () => {
         high: `${V2_DIR}/memory.high`,
         stat: `${V2_DIR}/memory.stat`,
         events: `${V2_DIR}/memory.events`,
+        pressure: `${V2_DIR}/memory.pressure`,
+        // The pod's parents in this fixture hold no memory.max: the walk stops at once.
+        ancestorMax: [],
       },
     });
   });

@@ -1,6 +1,6 @@
 // The start line says what memgov governs against: the limit, where it came from, and the ratio
 // now. A cgroup without a limit is measured against the host's memory, which memgov says loudly.
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,9 +43,16 @@ describe('the start line', () => {
   });
 
   it('warns when the cgroup has no limit and the host memory stands in', async () => {
-    const records = await startLines((cgroup) =>
-      writeFileSync(join(cgroup, 'memory.limit_in_bytes'), '9223372036854771712\n'),
-    );
+    const unlimited = '9223372036854771712';
+    const records = await startLines((cgroup) => {
+      writeFileSync(join(cgroup, 'memory.limit_in_bytes'), `${unlimited}\n`);
+      // No ancestor limits either (the kernel's hierarchical figure would say so).
+      const stat = readFileSync(join(cgroup, 'memory.stat'), 'utf8');
+      writeFileSync(
+        join(cgroup, 'memory.stat'),
+        stat.replace(/^hierarchical_memory_limit \d+$/m, `hierarchical_memory_limit ${unlimited}`),
+      );
+    });
     const started = records.find((r) => r.message === 'memgov started');
     expect(started?.fields.limitSource).toBe('host');
     const warning = records.find((r) => r.level === 'warn');

@@ -4,9 +4,11 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parsePressureSomeAvg10 } from '../../adapters/cgroup/parse.ts';
+import { openCgroup, readCgroup } from '../../adapters/cgroup/reader.ts';
 import { BUNDLE } from '../support/cli.ts';
 import { Cleanup } from '../support/daemon.ts';
-import { createV2Cgroup, MIB, startAllocator, type V2Cgroup } from './cgroup.ts';
+import { createV2Cgroup, delegateMemory, MIB, startAllocator, type V2Cgroup } from './cgroup.ts';
 
 interface SampleJson {
   readonly version: number;
@@ -83,6 +85,36 @@ describe('memgov sample on a real cgroup v2 kernel', () => {
     expect(sample.limitSource).toBe('max');
     // The CLI's own memory is charged here now: node's heap, a few MiB at least.
     expect(sample.current).toBeGreaterThan(MIB);
+  });
+
+  it('takes the limit of a limited parent for a child cgroup without one ("parent")', () => {
+    const parent = createV2Cgroup(cleanup, { maxBytes: 200 * MIB });
+    delegateMemory(parent.dir);
+    const child = createV2Cgroup(cleanup, { maxBytes: 'max' }, parent.dir);
+    expect(sampleJson(['--cgroup', child.dir])).toMatchObject({
+      cgroup: child.dir,
+      limit: 200 * MIB,
+      limitSource: 'parent',
+    });
+    const tighter = createV2Cgroup(cleanup, { maxBytes: 150 * MIB }, parent.dir);
+    expect(sampleJson(['--cgroup', tighter.dir])).toMatchObject({
+      limit: 150 * MIB,
+      limitSource: 'max',
+    });
+  });
+
+  it('reads PSI some avg10 from the cgroup memory.pressure with each sample', async () => {
+    const cgroup = createV2Cgroup(cleanup, { maxBytes: 128 * MIB });
+    const allocator = await startAllocator(cleanup, cgroup);
+    await allocator.command('grow 16 4 0', 'grown', 30_000);
+    const kernel = (): number =>
+      parsePressureSomeAvg10(cgroup.file('memory.pressure'), 'memory.pressure')._unsafeUnwrap();
+    const before = kernel();
+    const reading = openCgroup({ dir: cgroup.dir }).andThen(readCgroup)._unsafeUnwrap();
+    const after = kernel();
+    // avg10 is recomputed every 2 s: the reading lies between the kernel's around it.
+    expect(reading.pressureSomeAvg10Pct).toBeGreaterThanOrEqual(Math.min(before, after));
+    expect(reading.pressureSomeAvg10Pct).toBeLessThanOrEqual(Math.max(before, after));
   });
 
   it('falls back from memory.max to memory.high, then to the MemTotal of the machine', () => {

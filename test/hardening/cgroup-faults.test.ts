@@ -8,8 +8,10 @@
 import { spawn } from 'node:child_process';
 import {
   cpSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   renameSync,
   rmdirSync,
   rmSync,
@@ -52,6 +54,8 @@ interface Governed {
   readonly log: ReturnType<typeof memoryLog>;
   readonly done: Promise<number>;
   write(name: string, text: string): void;
+  /** Sets memory.limit_in_bytes as the kernel would, memory.stat following (v1 fixture). */
+  setV1Limit(text: string): void;
   /** The first record from index `from` on that matches, waiting for it. */
   waitFor(what: string, match: (r: LogRecord) => boolean, from?: number): Promise<LogRecord>;
   decisions(from?: number): LogRecord[];
@@ -72,6 +76,21 @@ function usageFile(version: Version): string {
 }
 
 /** Runs the daemon on a copy of the fixture cgroup; stopped and removed at cleanup. */
+/**
+ * v1's memory.stat reports `hierarchical_memory_limit`, the smallest limit up the hierarchy: with
+ * no limited ancestor (as here) the kernel shows the cgroup's own limit there, so a limit written
+ * to the fixture is mirrored into it (by rename: the daemon may be reading memory.stat).
+ */
+function mirrorHierarchicalLimit(dir: string, limitText: string): void {
+  const stat = join(dir, 'memory.stat');
+  if (!/^\d+$/.test(limitText.trim()) || !existsSync(stat)) return;
+  const text = readFileSync(stat, 'utf8');
+  const line = /^hierarchical_memory_limit \d+$/m;
+  if (!line.test(text)) return;
+  writeFileSync(`${stat}.new`, text.replace(line, `hierarchical_memory_limit ${limitText.trim()}`));
+  renameSync(`${stat}.new`, stat);
+}
+
 function govern(
   version: Version,
   options: {
@@ -110,6 +129,10 @@ function govern(
     log,
     done,
     write: (name, text) => writeFileSync(join(dir, name), text),
+    setV1Limit: (text) => {
+      writeFileSync(join(dir, 'memory.limit_in_bytes'), text);
+      mirrorHierarchicalLimit(dir, text);
+    },
     waitFor: (what, match, from = 0) =>
       pollUntil(
         what,
@@ -359,7 +382,7 @@ describe('values that look odd but are the kernel telling the truth', () => {
     const g = govern('v1');
     await g.waitFor('the first decision', isDecision);
     const at = g.log.records.length;
-    g.write('memory.limit_in_bytes', TWO_TO_64_MINUS_1);
+    g.setV1Limit(TWO_TO_64_MINUS_1);
     const host = await g.waitFor(
       'a decision against the host limit',
       (r) => isDecision(r) && r.fields.limitBytes !== V1_LIMIT,
@@ -448,7 +471,7 @@ describe('the limit changes while the daemon runs', () => {
     expect(first.fields).toMatchObject({ limitBytes: V1_LIMIT, action: null });
     const decideAt = async (limitBytes: number): Promise<LogRecord> => {
       const at = g.log.records.length;
-      g.write('memory.limit_in_bytes', `${limitBytes}\n`);
+      g.setV1Limit(`${limitBytes}\n`);
       return g.waitFor(
         `a decision at limit ${limitBytes}`,
         (r) => isDecision(r) && r.fields.limitBytes === limitBytes,

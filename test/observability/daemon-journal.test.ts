@@ -2,7 +2,7 @@
 // it holds one sample line per decision (in step with the `decision` log records) and one result
 // line per action result, and `memgov replay` over it reproduces the live decisions. A journal
 // that cannot be written is reported once per kind of failure while governing goes on.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JournalRecord } from '../../adapters/journal.ts';
@@ -49,6 +49,10 @@ describe('the daemon journal', () => {
       action: 'compact',
       reason: 'tier1-compact',
       nextPollMs: 0,
+      // The fixture is v1: PSI is the system's, where the kernel has it.
+      ...(existsSync('/proc/pressure/memory')
+        ? { pressureSomeAvg10Pct: expect.any(Number) as number }
+        : {}),
     });
     expect(samples.at(-1)).toMatchObject({ current: 0.5 * LIMIT_BYTES, tier: 1, action: null });
     const results = records.filter((r) => r.kind === 'result');
@@ -83,6 +87,34 @@ describe('the daemon journal', () => {
     );
     expect(replayed.filter((r) => r.action !== null).map((r) => r.action)).toEqual(['compact']);
     expect(replayed.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('records a rise of the kernel oom_kill counter with the tier the governor stood at', async () => {
+    const path = join(tempDir(cleanup), 'journal.jsonl');
+    const daemon = startDaemon(cleanup, 0.75, () => ({ journal: { path } }));
+    await daemon.waitFor('decision', (d) => d.action === 'compact');
+    const oomControl = join(daemon.work, 'cgroup', 'memory.oom_control');
+    writeFileSync(oomControl, 'oom_kill_disable 0\nunder_oom 0\noom_kill 1\n');
+    const logged = await daemon.waitFor('kernel OOM kill');
+    expect(await daemon.stop()).toBe(0);
+
+    expect(logged).toMatchObject({ kills: 1, totalKills: 1, tier: 1 });
+    const ooms = readJournal(path).filter((r) => r.kind === 'oom');
+    expect(ooms).toEqual([
+      {
+        kind: 'oom',
+        t: logged.t,
+        kills: 1,
+        totalKills: 1,
+        tier: 1,
+        state: expect.stringMatching(/^ladder\.compacted,/) as string,
+      },
+    ]);
+    // The timeline draws it.
+    const html = join(tempDir(cleanup), 'timeline.html');
+    const timeline = await runMain(['timeline', path, '--html', html]);
+    expect(timeline.stderr).toBe('');
+    expect(readFileSync(html, 'utf8')).toMatch(/<g class="oom" data-count="1" data-tier="1">/);
   });
 
   it('is written beside the state file by default, and not at all with journal.path: off', async () => {

@@ -285,6 +285,11 @@ describe('reading journal lines', () => {
       kind: 'result',
       record: result(6, 2),
     });
+    const oom = { kind: 'oom', t: 7, kills: 1, totalKills: 2, tier: 1, state: 'ladder.compacted' };
+    expect(parseJournalLine(JSON.stringify(oom), 3)._unsafeUnwrap()).toEqual({
+      kind: 'oom',
+      record: oom,
+    });
     expect(parseJournalLine('  ', 3)._unsafeUnwrap().kind).toBe('blank');
     expect(parseJournalLine('{"kind":"heartbeat","t":1}', 3)._unsafeUnwrap()).toEqual({
       kind: 'other',
@@ -301,8 +306,15 @@ describe('reading journal lines', () => {
     ],
     [{ ...sample(1), nextPollMs: -1 }, '"nextPollMs" must be a number, 0 or more (got -1)'],
     [{ ...sample(1), current: 'lots' }, '"current" must be a number (got "lots")'],
+    [{ ...sample(1), pressureSomeAvg10Pct: 101 }, '"pressureSomeAvg10Pct" must be a percentage'],
     [{ ...result(1, 1), outcome: 3 }, '"outcome" must be a string (got 3)'],
     [{ ...result(1, 1), detail: {} }, '"detail" must be a string or null (got {})'],
+    [{ kind: 'oom', t: 1, kills: 1, totalKills: 1, tier: 5, state: '' }, '"tier" must be 0, 1, 2'],
+    [
+      { kind: 'oom', t: 1, kills: -1, totalKills: 1, tier: 0, state: '' },
+      '"kills" must be a number',
+    ],
+    [{ kind: 'oom', t: 1, kills: 1, tier: 0, state: '' }, '"totalKills" must be a number'],
     [{ t: 1, current: 1, limit: 2 }, 'not a journal line: no "kind" (a plain trace?'],
   ])('names the field of a bad record %#', (record, detail) => {
     const error = parseJournalLine(JSON.stringify(record), 7)._unsafeUnwrapErr();

@@ -2,7 +2,7 @@
 // `decision` record per sample with the documented fields, the level taken from the config file,
 // MEMGOV_LOG_LEVEL and --log-level (in that order of precedence), and pretty text on a terminal.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixtureCgroup } from './fixture-daemon.ts';
@@ -55,7 +55,11 @@ describe('memgov run logs', () => {
       const fields = Object.keys(record).filter(
         (key) => !['message', 'level', 'levelId', 'time'].includes(key),
       );
-      expect(fields.sort()).toEqual(DECISION_FIELDS);
+      // PSI where the kernel has it (v1: the system's /proc/pressure/memory), else no field.
+      const expected = existsSync('/proc/pressure/memory')
+        ? [...DECISION_FIELDS, 'pressureSomeAvg10Pct'].sort()
+        : DECISION_FIELDS;
+      expect(fields.sort()).toEqual(expected);
       expect(record).toMatchObject({ level: 'DEBUG', action: null, reason: 'below-threshold' });
     }
     // One record per sample: no sample time is logged twice.

@@ -2,6 +2,7 @@
 // through the command transport: every series the operators' guide documents holds the value
 // the run produced, the endpoint is loopback-bound, a taken port costs one log line and no
 // governing, and shutdown closes the listener.
+import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cleanup } from '../support/daemon.ts';
 import {
@@ -57,6 +58,10 @@ describe('memgov run --metrics', () => {
     expect(series(text, 'memgov_governor_state{state="ladder.idle"}')).toBe(0);
     expect(series(text, 'memgov_governor_state{state="ladder.cleared"}')).toBe(0);
     expect(series(text, 'memgov_oom_kills_total')).toBe(0);
+    // The fixture is v1: PSI is the system's /proc/pressure/memory, where the kernel has PSI.
+    const pressure = series(text, 'memgov_memory_pressure_some_avg10');
+    if (existsSync('/proc/pressure/memory')) expect(pressure).toBeGreaterThanOrEqual(0);
+    else expect(pressure).toBe(0);
     expect(series(text, 'memgov_child_restarts_total{child="governor"}')).toBe(0);
     expect(series(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(series(text, 'memgov_process_rss_anon_bytes')).toBeGreaterThan(0);

@@ -148,6 +148,23 @@ describe('renderTimeline', () => {
     expect(html).toContain('<td>compact: failed</td><td>1</td>');
   });
 
+  it('draws each kernel OOM kill as a red line that gives the tier, and counts them', () => {
+    const builder = createTimelineBuilder();
+    for (const p of ladder()) builder.addPoint(p);
+    builder.addOom({ t: T0 + 590_000, kills: 1, tier: 1, state: 'ladder.compacted' });
+    builder.addOom({ t: T0 + 590_050, kills: 1, tier: 1, state: 'ladder.compacted' });
+    builder.addOom({ t: Number.NaN, kills: 1, tier: 0, state: '' });
+    const html = builder.render(META);
+    const ooms = [
+      ...html.matchAll(/<g class="oom" data-count="(\d+)" data-tier="(\d)"><title>([^<]*)</g),
+    ];
+    expect(ooms.map((m) => [m[1], m[2]])).toEqual([['2', '1']]);
+    expect(ooms[0]?.[3]).toContain('2 kernel OOM kill(s); the first at');
+    expect(ooms[0]?.[3]).toContain('governor at tier 1');
+    expect(html).toContain('2 kernel OOM kill(s): the kernel won the race.');
+    expect(renderTimeline(ladder(), [], META)).not.toContain('class="oom"');
+  });
+
   it('merges same-kind actions a few pixels apart into one marker that gives the count', () => {
     const points = ladder();
     const dense = [
