@@ -21,6 +21,7 @@ import {
   openSync,
   readFileSync,
   renameSync,
+  statSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -410,4 +411,27 @@ export function acquireInstanceLock(
   }
   extra?.release();
   return err(failure);
+}
+
+/**
+ * The pid of the live memgov holding the lock at `path`, or null: no lock, a stale one (its owner
+ * dead or its pid reused), or one not written yet. Reads only; never takes or removes anything.
+ */
+export function liveLockOwner(path: string, procRoot = '/proc'): number | null {
+  let seen: Seen;
+  try {
+    const content = readFileSync(path, 'utf8');
+    seen = { content, ino: 0, mtimeMs: statSync(path).mtimeMs };
+  } catch {
+    return null;
+  }
+  const ctx: Context = {
+    pid: process.pid,
+    isAlive: isProcessAlive,
+    procRoot,
+    nowMs: Date.now,
+    content: '',
+  };
+  const verdict = judge(seen, ctx);
+  return verdict.live && verdict.ownerPid > 0 ? verdict.ownerPid : null;
 }

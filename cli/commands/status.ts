@@ -1,8 +1,10 @@
-// `memgov status [--json]`: what the state file says: tier, ratio, windows, last actions, kernel
-// OOM kills. Reads only; never takes the lock, so it works beside a running daemon.
+// `memgov status [--json]`: what the state file says (tier, ratio, windows, last actions, kernel
+// OOM kills) and whether a memgov holds the lock. Reads only; never takes the lock, so it works
+// beside a running daemon.
 import { loadConfig } from '../config.ts';
 import { formatCgroupError } from '../../adapters/cgroup/parse.ts';
 import { openCgroup, readOomGroup } from '../../adapters/cgroup/reader.ts';
+import { liveLockOwner } from '../../adapters/lock.ts';
 import { formatStateFileError, readStateFile } from '../../adapters/state-file.ts';
 import type { PolicyConfig } from '../../machines/config.ts';
 import type { PersistedSystem } from '../../actors/persistence.ts';
@@ -14,10 +16,11 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from '../io.ts';
 
 export const STATUS_HELP = `Usage: memgov status [--json] [--state-file FILE] [--config FILE] [--cgroup DIR]
 
-Prints what the governor's state file records: tier, last ratio, the compact window, the last
-actions and their results, and kernel OOM kills seen. Also whether the cgroup (--cgroup DIR, the
+Prints whether a memgov runs here (from the lock), the memory at the last sample against the
+thresholds, the ladder (the last compact and when its window closes), polling, the last actions
+and their results, and kernel OOM kills seen. Also whether the cgroup (--cgroup DIR, the
 configured one, or this process's own) has memory.oom.group set: then a kernel OOM kill takes
-every process in it, memgov too (cgroup v2 only).
+every process in it, memgov too (cgroup v2 only). --json adds runningPid and severity.
 `;
 
 /** The cgroup's memory.oom.group, or why it is not known (never fails the command). */
@@ -63,9 +66,72 @@ function statusOf(system: PersistedSystem, savedAtMs: number, policy: PolicyConf
             clearedSinceCompact: governor.facts.clearedSinceCompact,
           },
     tier3Armed: governor.facts.tier3Armed,
+    // Where the ratio stands against the thresholds now: the ladder's tier is the compact window's
+    // memory (a relaunched agent at 5% is still "tier 2" until the window closes), not severity.
+    severity: severityOf(decision?.ratio ?? null, policy),
     actions: governor.actions,
     oomKills: governor.oom,
   };
+}
+
+type Severity = 'unknown' | 'normal' | 'compact' | 'clear' | 'terminate';
+
+function severityOf(ratio: number | null, policy: PolicyConfig): Severity {
+  if (ratio === null) return 'unknown';
+  if (ratio >= policy.terminateAt) return 'terminate';
+  if (ratio >= policy.clearAt) return 'clear';
+  return ratio >= policy.compactAt ? 'compact' : 'normal';
+}
+
+const SEVERITY_WORDS: Readonly<Record<Severity, string>> = {
+  unknown: 'no ratio recorded',
+  normal: 'below compactAt: nothing to do',
+  compact: 'at or above compactAt (tier 1 zone)',
+  clear: 'at or above clearAt (tier 2 zone)',
+  terminate: 'at or above terminateAt (tier 3 zone)',
+};
+
+/** Bytes for people: MiB below a GiB, GiB above, one decimal. */
+export function humanBytes(bytes: number | null | undefined): string {
+  if (typeof bytes !== 'number' || !Number.isFinite(bytes)) return '-';
+  const mib = bytes / 1024 ** 2;
+  return mib >= 1024 ? `${(mib / 1024).toFixed(1)} GiB` : `${mib.toFixed(1)} MiB`;
+}
+
+/** "3 min ago" / "in 12 min" from `nowMs`. */
+export function relative(ms: number, nowMs: number): string {
+  const minutes = Math.round(Math.abs(nowMs - ms) / 60_000);
+  const span =
+    minutes < 1
+      ? 'under a minute'
+      : minutes < 120
+        ? `${minutes} min`
+        : `${Math.round(minutes / 60)} h`;
+  return ms <= nowMs ? `${span} ago` : `in ${span}`;
+}
+
+type Status = ReturnType<typeof statusOf> & ReturnType<typeof oomGroupOf> & RunningFacts;
+
+interface RunningFacts {
+  /** The pid of the memgov holding the lock now; null when none runs here. */
+  readonly runningPid: number | null;
+  readonly nowMs: number;
+}
+
+/** The ladder in words: never compacted, or when the compact was and when its window closes. */
+function ladderLine(status: Extract<Status, { decided: true }>): string {
+  const w = status.compactWindow;
+  if (w === null) return 'no compact yet';
+  const when = `compacted ${relative(w.compactAtMs, status.nowMs)} at ${pct(w.compactRatio)}`;
+  const cleared = w.clearedSinceCompact ? ', cleared since' : '';
+  const window = w.open
+    ? `window open, closes ${iso(w.endsAtMs)} (${relative(w.endsAtMs, status.nowMs)})`
+    : 'window closed';
+  return `tier ${status.tier}: ${when}${cleared}; ${window}`;
+}
+
+function pct(r: number | null | undefined): string {
+  return r === null || r === undefined ? '-' : `${(r * 100).toFixed(1)}%`;
 }
 
 function iso(ms: number | null | undefined): string {
@@ -77,24 +143,29 @@ function oomGroupLine(status: ReturnType<typeof oomGroupOf>): string[] {
   return [`oom group     ${status.oomGroup ? 1 : 0}: ${status.oomGroupNote ?? ''}`];
 }
 
-function human(status: ReturnType<typeof statusOf> & ReturnType<typeof oomGroupOf>): string {
+function runningLine(status: Status): string {
+  return status.runningPid === null
+    ? 'not running (no memgov holds the lock)'
+    : `running (pid ${status.runningPid})`;
+}
+
+function human(status: Status): string {
   if (!status.decided) {
     const lines = [
+      `memgov        ${runningLine(status)}`,
       `saved ${iso(status.savedAtMs)}; no decision recorded yet`,
       ...oomGroupLine(status),
     ];
     return `${lines.join('\n')}\n`;
   }
-  const pct = (r: number | null | undefined): string =>
-    r === null || r === undefined ? '-' : `${(r * 100).toFixed(1)}%`;
   const lines = [
-    `tier          ${status.tier}${status.tier3Armed ? '' : ' (tier 3 fired; re-arms below compactAt)'}`,
-    `ratio         ${pct(status.ratio)} (${status.usedBytes ?? '-'} of ${status.limitBytes ?? '-'} bytes)`,
+    `memgov        ${runningLine(status)}`,
+    `memory        ${pct(status.ratio)}: ${humanBytes(status.usedBytes)} of ${humanBytes(status.limitBytes)}, ${SEVERITY_WORDS[status.severity]}`,
+    `ladder        ${ladderLine(status)}${status.tier3Armed ? '' : ' (tier 3 fired; re-arms below compactAt or for a new agent)'}`,
     `polling       ${status.speed}, next sample ${iso(status.nextSampleAtMs)}`,
-    `compact       ${status.compactWindow === null ? 'never' : `${iso(status.compactWindow.compactAtMs)} at ${pct(status.compactWindow.compactRatio)}, window ${status.compactWindow.open ? 'open' : 'closed'} until ${iso(status.compactWindow.endsAtMs)}`}`,
     `oom kills     ${status.oomKills.kills}${status.oomKills.lastAtMs === null ? '' : `, last ${iso(status.oomKills.lastAtMs)} at tier ${String(status.oomKills.tierAtLast)}`}`,
     ...oomGroupLine(status),
-    `saved         ${iso(status.savedAtMs)}`,
+    `saved         ${iso(status.savedAtMs)} (${relative(status.savedAtMs, status.nowMs)})`,
     'actions:',
     ...(status.actions.length === 0
       ? ['  none']
@@ -143,6 +214,8 @@ export function statusCommand(argv: readonly string[], io: CliIo): number {
   const status = {
     ...statusOf(state.snapshot as PersistedSystem, state.savedAtMs, config.value.policy),
     ...oomGroupOf(stringFlag(args, 'cgroup') ?? config.value.daemon.cgroup),
+    runningPid: liveLockOwner(`${path}.lock`),
+    nowMs: Date.now(),
   };
   io.out(args.flags.json === true ? `${JSON.stringify(status)}\n` : human(status));
   return EXIT_OK;

@@ -86,7 +86,14 @@ describe('daemon with the command transport', () => {
     ]);
     expect(parsed.compactWindow).toMatchObject({ open: true, clearedSinceCompact: false });
     const human = await runMain(['status', '--state-file', stateFile]);
-    expect(human.stdout).toMatch(/^tier {10}1\n/);
+    // The ladder's tier (the compact window) and the memory now are separate lines.
+    expect(human.stdout).toMatch(
+      /^ladder {8}tier 1: compacted under a minute ago at 75\.0%; window open, closes \S+ \(in 5 min\)\n/m,
+    );
+    expect(human.stdout).toMatch(
+      /^memory {8}50\.0%: 32\.0 MiB of 64\.0 MiB, below compactAt: nothing to do\n/m,
+    );
+    expect(human.stdout).toMatch(/^memgov {8}not running \(no memgov holds the lock\)\n/);
     expect(human.stdout).toMatch(/#1 \S+ compact at 75\.0%: ok/);
   });
 });
