@@ -73,6 +73,7 @@ export function createReporting(ports: ReportingPorts) {
   const { log, policy, metrics } = ports;
   // A restored decision was logged before the restart: log only what comes after it.
   let lastLoggedT = ports.restored?.decision?.t ?? Number.NaN;
+  const quiet = quietLine(log);
   // A restored governor's kills were journaled before the restart.
   let oomKillsJournaled = ports.restored?.oom.kills ?? 0;
   let lastEffectSeq = Math.max(
@@ -92,6 +93,7 @@ export function createReporting(ports: ReportingPorts) {
       metrics?.governorStates(state === '' ? [] : state.split(','));
       if (governor === null || decision === null || tier === null) return;
       lastLoggedT = decision.t;
+      quiet(decision, tier);
       metrics?.decided({
         ratio: decision.ratio,
         limitBytes: decision.limitBytes,
@@ -214,6 +216,32 @@ function reportEffects(context: SupervisorContext, log: Log, afterSeq: number): 
 function pressureOf(sample: Sample | null): { pressureSomeAvg10Pct?: number } {
   const pct = sample?.pressureSomeAvg10Pct;
   return pct === undefined ? {} : { pressureSomeAvg10Pct: pct };
+}
+
+/** At info level, one "all quiet" line a minute between actions. */
+const QUIET_EVERY_MS = 60_000;
+
+/**
+ * Decisions without an action are logged at debug; at info a person would see nothing for hours
+ * and wonder whether memgov works. So once a minute (in sample time) one line says what it sees.
+ */
+function quietLine(log: Log): (decision: Decision, tier: number) => void {
+  let lastAtMs = Number.NEGATIVE_INFINITY;
+  return (decision, tier) => {
+    if (decision.action !== null) {
+      lastAtMs = decision.t;
+      return;
+    }
+    if (decision.t - lastAtMs < QUIET_EVERY_MS) return;
+    lastAtMs = decision.t;
+    log.info('all quiet', {
+      ratio: Number(decision.ratio.toFixed(4)),
+      usedMiB: Math.round(decision.usedBytes / 1024 ** 2),
+      limitMiB: Math.round(decision.limitBytes / 1024 ** 2),
+      tier,
+      nextPollMs: decision.nextPollMs,
+    });
+  };
 }
 
 /** One structured log record per decision (not per repeat of the same sample); returns the tier. */

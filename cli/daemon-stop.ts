@@ -12,7 +12,13 @@ import type { DaemonOptions } from './daemon.ts';
 export const EXIT_BUDGET_SPENT = 3;
 
 /** Resolves on SIGTERM or SIGINT; `dispose` removes the listeners (in-process callers). */
-function waitForSignal(): { signal: Promise<string>; dispose: () => void } {
+export interface StopSignals {
+  readonly signal: Promise<string>;
+  readonly dispose: () => void;
+}
+
+/** SIGTERM and SIGINT as a promise; listening from the call on, until dispose. */
+export function listenForStop(): StopSignals {
   const listeners: [NodeJS.Signals, () => void][] = [];
   const signal = new Promise<string>((resolve) => {
     for (const name of ['SIGTERM', 'SIGINT'] as const) {
@@ -56,11 +62,14 @@ export interface RunningSystem {
   readonly persister: Persister;
   readonly options: DaemonOptions;
   readonly now: () => number;
+  /** SIGTERM/SIGINT, listened to since before the start line; null when stopSignal is given. */
+  readonly signals: StopSignals | null;
 }
 
 export async function runUntilStopped(system: RunningSystem): Promise<number> {
   const { actor, agent, observers, persister, options } = system;
   const { log } = options;
+  const signals = system.signals;
   const done = supervisorDone(actor, log);
   actor.start();
   const inspecting = observers.startInspector();
@@ -73,7 +82,6 @@ export async function runUntilStopped(system: RunningSystem): Promise<number> {
       atMs: system.now(),
     });
   }
-  const signals = options.stopSignal === undefined ? waitForSignal() : null;
   const stopReason = await Promise.race([
     (options.stopSignal ?? signals?.signal ?? new Promise<string>(() => undefined)).then(
       (name) => ({ kind: 'signal' as const, name }),
