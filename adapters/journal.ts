@@ -94,7 +94,19 @@ export interface JournalOomRecord {
   readonly state: string;
 }
 
-export type JournalRecord = JournalSampleRecord | JournalResultRecord | JournalOomRecord;
+/** One per memgov start: which process governs, against what limit and from where it came. */
+export interface JournalStartRecord {
+  readonly kind: 'start';
+  /** ms since the epoch. */
+  readonly t: number;
+  readonly pid: number;
+  readonly limitBytes: number;
+  /** max, high, parent or host (docs/DESIGN.md, "Memory signals"). */
+  readonly limitSource: string;
+}
+
+export type JournalRecord =
+  JournalSampleRecord | JournalResultRecord | JournalOomRecord | JournalStartRecord;
 
 export interface JournalError {
   /**
@@ -364,6 +376,7 @@ export type JournalLine =
   | { readonly kind: 'sample'; readonly record: JournalSampleRecord }
   | { readonly kind: 'result'; readonly record: JournalResultRecord }
   | { readonly kind: 'oom'; readonly record: JournalOomRecord }
+  | { readonly kind: 'start'; readonly record: JournalStartRecord }
   /** A line a crash cut short (JSON that ends early), which tolerant readers skip. */
   | { readonly kind: 'torn' }
   /** A record of a kind this memgov does not know (a newer writer): skipped. */
@@ -437,6 +450,18 @@ function oomProblem(r: Record<string, unknown>): string | null {
   return null;
 }
 
+function startProblem(r: Record<string, unknown>): string | null {
+  if (!isCount(r.t)) return `"t" must be a number, 0 or more (got ${describe(r.t)})`;
+  if (!isCount(r.pid)) return `"pid" must be a number, 0 or more (got ${describe(r.pid)})`;
+  if (!isCount(r.limitBytes)) {
+    return `"limitBytes" must be a number, 0 or more (got ${describe(r.limitBytes)})`;
+  }
+  if (typeof r.limitSource !== 'string') {
+    return `"limitSource" must be a string (got ${describe(r.limitSource)})`;
+  }
+  return null;
+}
+
 /**
  * Parses one journal line. Torn lines (a JSON object cut short) come back as `torn`, not as an
  * error, so the caller decides whether to tolerate them; anything else malformed is an error
@@ -469,6 +494,11 @@ export function parseJournalLine(text: string, line: number): Result<JournalLine
     const problem = oomProblem(r);
     if (problem !== null) return err({ line, detail: problem });
     return ok({ kind: 'oom', record: r as unknown as JournalOomRecord });
+  }
+  if (r.kind === 'start') {
+    const problem = startProblem(r);
+    if (problem !== null) return err({ line, detail: problem });
+    return ok({ kind: 'start', record: r as unknown as JournalStartRecord });
   }
   if (typeof r.kind === 'string') return ok({ kind: 'other', name: r.kind });
   return err({

@@ -10,6 +10,7 @@ import {
   type CgroupReading,
 } from '../adapters/cgroup/reader.ts';
 import { acquireInstanceLock, formatLockError, type InstanceLock } from '../adapters/lock.ts';
+import type { JournalStartRecord } from '../adapters/journal.ts';
 import type { Log } from '../actors/log.ts';
 import type { MemgovConfig } from './config.ts';
 import { EXIT_FAILURE } from './io.ts';
@@ -78,6 +79,7 @@ export function logStarted(
   log: Log,
   reader: CgroupReader,
   facts: Readonly<Record<string, unknown>>,
+  journal: { readonly append: (record: JournalStartRecord) => void; readonly now: () => number },
 ): void {
   const handle = reader.handle();
   const first = readOnce(reader);
@@ -91,6 +93,11 @@ export function logStarted(
     pid: process.pid,
     hostname: hostname(),
   });
+  // The journal marks each start (a restart on the timeline) with the limit it governs against.
+  if (first !== null) {
+    const { limitBytes, limitSource } = first;
+    journal.append({ kind: 'start', t: journal.now(), pid: process.pid, limitBytes, limitSource });
+  }
   if (first?.limitSource === 'host') {
     log.warn(
       'the cgroup sets no memory limit: measuring against the host memory, so memgov will likely never act',

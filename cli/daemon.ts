@@ -87,14 +87,19 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   // Listen before the start line: a SIGTERM sent on seeing it (a quick pod stop) must stop
   // memgov in order, not kill it by default; measured: 8 of 15 such stops under load did.
   const signals = options.stopSignal === undefined ? listenForStop() : null;
-  logStarted(log, reader, {
-    stateFile: daemon.stateFile,
-    restored: restored.governor !== null,
-    transport: governed.transport,
-    profile: governed.profile.name,
-    dryRun: daemon.dryRun,
-    agentCommand: options.agentCommand,
-  });
+  logStarted(
+    log,
+    reader,
+    {
+      stateFile: daemon.stateFile,
+      restored: restored.governor !== null,
+      transport: governed.transport,
+      profile: governed.profile.name,
+      dryRun: daemon.dryRun,
+      agentCommand: options.agentCommand,
+    },
+    { append: observers.journal, now },
+  );
 
   const { agent } = governed;
   const running = { actor, agent, observers, persister, options, now, signals };

@@ -44,6 +44,15 @@ export interface TimelineOom {
   readonly state: string;
 }
 
+/** A memgov start the journal recorded: a restart when it is not the first (drawn as a grey line). */
+export interface TimelineStart {
+  readonly t: number;
+  readonly pid: number;
+  readonly limitBytes: number;
+  /** Where the limit came from: max, high, parent or host. */
+  readonly limitSource: string;
+}
+
 export interface TimelineThresholds {
   readonly compactAt: number;
   readonly clearAt: number;
@@ -68,6 +77,8 @@ export interface TimelineBuilder {
   addResult(result: TimelineResult): void;
   /** Adds a kernel OOM kill; one with a non-finite time is left out. */
   addOom(oom: TimelineOom): void;
+  /** Adds a memgov start (its limit goes into the header); a non-finite time is left out. */
+  addStart(start: TimelineStart): void;
   readonly pointCount: number;
   readonly resultCount: number;
   /** The whole HTML document. The builder can go on taking points afterwards. */
@@ -350,6 +361,48 @@ function yOfPoll(frame: Frame, pollMs: number): number {
   return POLL_TOP_PX + POLL_HEIGHT_PX * (1 - (value - low) / span);
 }
 
+/** The governor said when it would look again: silence well past that is missing data. */
+function isGap(previous: Bucket, previousEnd: Extremes, next: Extremes): boolean {
+  return next.firstT - previousEnd.lastT > Math.max(2 * previous.lastNextPollMs, 5000);
+}
+
+/** A grey band over each stretch without samples (memgov down, or the host stalled it). */
+function gapBands(frame: Frame, buckets: readonly Bucket[]): string {
+  const out: string[] = [];
+  let previous: Bucket | null = null;
+  for (const bucket of buckets) {
+    const e = bucket.ratio;
+    if (e === null) continue;
+    const end = previous?.ratio ?? null;
+    if (previous !== null && end !== null && isGap(previous, end, e)) {
+      const x1 = xOf(frame, end.lastT);
+      const width = Math.max(1, xOf(frame, e.firstT) - x1);
+      const title = `no samples for ${formatDuration(e.firstT - end.lastT)} (${formatTime(end.lastT)} to ${formatTime(e.firstT)})`;
+      out.push(
+        `<g class="gap"><title>${escapeHtml(title)}</title><rect x="${fixed(x1)}" y="${RATIO_TOP_PX}" width="${fixed(width)}" height="${RATIO_HEIGHT_PX}" fill="#e6e6e6" fill-opacity="0.7"/></g>`,
+      );
+    }
+    previous = bucket;
+  }
+  return out.join('\n');
+}
+
+/** A grey line at each memgov start after the first: a restart (the title gives pid and limit). */
+function startMarkers(frame: Frame, starts: readonly TimelineStart[]): string {
+  return starts
+    .slice(1)
+    .map((start) => {
+      const x = fixed(xOf(frame, start.t));
+      const title = `memgov restarted at ${formatTime(start.t)} (pid ${start.pid}); limit ${mibText(start.limitBytes)} (${start.limitSource})`;
+      return `<g class="restart"><title>${escapeHtml(title)}</title><line x1="${x}" y1="${RATIO_TOP_PX}" x2="${x}" y2="${RATIO_TOP_PX + RATIO_HEIGHT_PX}" stroke="#777777" stroke-width="1.5"/></g>`;
+    })
+    .join('\n');
+}
+
+function mibText(bytes: number): string {
+  return `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
+}
+
 /** An SVG path through the buckets' extremes in time order, broken where the data has a gap. */
 function curvePath(
   buckets: readonly Bucket[],
@@ -364,11 +417,7 @@ function curvePath(
     const e = pick(bucket);
     if (e === null) continue;
     const previousEnd: Extremes | null = previous === null ? null : pick(previous);
-    // The governor said when it would look again: silence well past that is missing data.
-    const gap =
-      previous === null ||
-      previousEnd === null ||
-      e.firstT - previousEnd.lastT > Math.max(2 * previous.lastNextPollMs, 5000);
+    const gap = previous === null || previousEnd === null || isGap(previous, previousEnd, e);
     const ordered: [number, number][] = [[e.firstT, e.first]];
     if (e.minT <= e.maxT) ordered.push([e.minT, e.min], [e.maxT, e.max]);
     else ordered.push([e.maxT, e.max], [e.minT, e.min]);
@@ -682,8 +731,12 @@ interface Series {
   pointCount: number;
   resultCount: number;
   oomKills: number;
+  /** The starts the journal recorded, the first MAX_STARTS of them. */
+  readonly starts: TimelineStart[];
   readonly tally: Tally;
 }
+
+const MAX_STARTS = 200;
 
 /** The bucket for time t, widening the buckets until t fits. */
 function bucketAt(series: Series, t: number): Bucket {
@@ -767,6 +820,12 @@ function addOom(series: Series, input: TimelineOom): void {
   if (oom.t > series.tally.endT) series.tally.endT = oom.t;
 }
 
+function addStart(series: Series, start: TimelineStart): void {
+  if (!Number.isFinite(start.t) || series.starts.length >= MAX_STARTS) return;
+  series.starts.push({ ...start, limitSource: clip(start.limitSource) });
+  if (start.t > series.tally.endT) series.tally.endT = start.t;
+}
+
 /** The plot's scales: time from the first sample, ratio up to the highest seen, poll on a log scale. */
 function frameOf(series: Series): Frame {
   const { startT, tally } = series;
@@ -809,8 +868,20 @@ function plotSvg(series: Series, frame: Frame, thresholds: TimelineThresholds): 
     resultMarkers(frame, present),
     actionMarkers(frame, present),
     oomMarkers(frame, present),
+    gapBands(frame, present),
+    startMarkers(frame, series.starts),
     '</svg>',
   ].join('\n');
+}
+
+/** The limit memgov governed against (from its last start) and how often it restarted. */
+function limitFacts(starts: readonly TimelineStart[]): string[] {
+  const last = starts.at(-1);
+  if (last === undefined) return [];
+  const restarts = starts.length - 1;
+  return [
+    `Limit ${mibText(last.limitBytes)} (${last.limitSource})${restarts > 0 ? `; memgov restarted ${restarts} time(s) (grey lines)` : ''}.`,
+  ];
 }
 
 function renderPage(series: Series, meta: TimelineMeta): string {
@@ -822,6 +893,7 @@ function renderPage(series: Series, meta: TimelineMeta): string {
   const facts = [
     `${series.pointCount} decisions, ${series.resultCount} action results, ${range}.`,
     `Highest ratio ${percent(tally.maxRatio)}; last state: ${tally.lastState || 'none'}.`,
+    ...limitFacts(series.starts),
     ...(series.oomKills > 0
       ? [`${series.oomKills} kernel OOM kill(s): the kernel won the race.`]
       : []),
@@ -860,6 +932,7 @@ export function createTimelineBuilder(): TimelineBuilder {
     pointCount: 0,
     resultCount: 0,
     oomKills: 0,
+    starts: [],
     tally: {
       actions: new Map(),
       outcomes: new Map(),
@@ -879,6 +952,7 @@ export function createTimelineBuilder(): TimelineBuilder {
     addPoint: (point) => addPoint(series, point),
     addResult: (result) => addResult(series, result),
     addOom: (oom) => addOom(series, oom),
+    addStart: (start) => addStart(series, start),
     render: (meta) => renderPage(series, meta),
   };
 }

@@ -115,6 +115,7 @@ export function timelineCommand(argv: readonly string[], io: CliIo): number {
         builder.addPoint(record);
       } else if (value.kind === 'result') builder.addResult(value.record);
       else if (value.kind === 'oom') builder.addOom(value.record);
+      else if (value.kind === 'start') builder.addStart(value.record);
       else if (value.kind === 'torn') torn.push(`${file}:${line}`);
       else if (value.kind === 'other') {
         otherKinds.set(value.name, (otherKinds.get(value.name) ?? 0) + 1);

@@ -124,7 +124,10 @@ describe('the daemon journal', () => {
     await off.waitFor('decision');
     // By default the journal lies beside the state file.
     const besideState = (work: string): string => join(work, 'mem_governor_journal.jsonl');
-    expect(readFileSync(besideState(on.work), 'utf8')).toMatch(/^\{"kind":"sample"/);
+    // The first line marks the start (pid, limit and its source), then the samples follow.
+    expect(readFileSync(besideState(on.work), 'utf8')).toMatch(
+      /^\{"kind":"start","t":\d+,"pid":\d+,"limitBytes":67108864,"limitSource":"max"\}\n\{"kind":"sample"/,
+    );
     expect(() => readFileSync(besideState(off.work))).toThrow(/ENOENT/);
   });
 

@@ -299,3 +299,27 @@ describe('formatDuration', () => {
     expect(formatDuration(ms)).toBe(text);
   });
 });
+
+describe('restarts, gaps and the limit', () => {
+  it('marks each restart, shades a gap in the samples, and names the limit in the header', () => {
+    const builder = createTimelineBuilder();
+    const MiB = 1024 ** 2;
+    builder.addStart({ t: 0, pid: 10, limitBytes: 256 * MiB, limitSource: 'max' });
+    for (let t = 0; t <= 10_000; t += 1_000)
+      builder.addPoint({ t, ratio: 0.3, nextPollMs: 1_000, action: null, state: 'idle' });
+    // memgov was down for 50 s, then restarted.
+    builder.addStart({ t: 60_000, pid: 11, limitBytes: 512 * MiB, limitSource: 'parent' });
+    for (let t = 60_000; t <= 70_000; t += 1_000)
+      builder.addPoint({ t, ratio: 0.3, nextPollMs: 1_000, action: null, state: 'idle' });
+    const html = builder.render({
+      title: 't',
+      source: 's',
+      thresholds: { compactAt: 0.7, clearAt: 0.85, terminateAt: 0.9 },
+    });
+    expect(html.match(/<g class="restart">/g)).toHaveLength(1);
+    expect(html).toContain('pid 11');
+    expect(html.match(/<g class="gap">/g)).toHaveLength(1);
+    expect(html).toContain('no samples for 50');
+    expect(html).toContain('Limit 512 MiB (parent); memgov restarted 1 time(s)');
+  });
+});
