@@ -103,15 +103,16 @@ async function unansweredPrompt(
 }
 
 /** The agent's pane and the profile's checks for each command typed there (tmux transport). */
-async function paneOptions(
+function paneOptions(
   deps: PerformDeps,
   profile: AgentProfile,
-): Promise<TmuxTransportOptions | null> {
+  identity: ProcessIdentity | null,
+): TmuxTransportOptions | null {
   const target = paneTarget(deps);
   const tmux = deps.tmux;
   if (tmux == null || target === null) return null;
   const { agent: agentConfig } = deps.config;
-  const pid = (await agentIdentity(deps))?.pid ?? null;
+  const pid = identity?.pid ?? null;
   const ports = { env: deps.env ?? process.env, tmux, target, pid, now: deps.now };
   return {
     tmux,
@@ -146,6 +147,7 @@ async function sendRung(
   request: PendingAction & { action: 'compact' | 'clear' },
   signal: AbortSignal,
   deps: PerformDeps,
+  identity: ProcessIdentity | null,
 ): Promise<PerformResult> {
   const { agent: agentConfig } = deps.config;
   const profile = deps.profile ?? profileFor(agentConfig);
@@ -158,7 +160,7 @@ async function sendRung(
   const typesText = deps.transport === 'stdin' || deps.transport === 'tmux';
   if (typesText && text === null)
     return { outcome: 'skipped', detail: `the profile has no ${request.action} command` };
-  const pane = deps.transport === 'tmux' ? await paneOptions(deps, profile) : null;
+  const pane = deps.transport === 'tmux' ? paneOptions(deps, profile, identity) : null;
   const transport = TRANSPORTS[deps.transport]({
     argvOf: (action) => agentConfig.commandArgv[action],
     timeoutMs: agentConfig.actionTimeoutMs,
@@ -316,14 +318,17 @@ export function createPerform(deps: PerformDeps) {
         killAfterMs: deps.config.agent.toolKillAfterMs,
       });
     }
-    await observeSession(await agentIdentity(deps), deps);
-    const result = await sendRung({ ...request, action: request.action }, signal, deps);
+    // One lookup per rung (a /proc walk with a shell in the pane): the agent process does not
+    // change while it compacts or clears.
+    const identity = await agentIdentity(deps);
+    await observeSession(identity, deps);
+    const result = await sendRung({ ...request, action: request.action }, signal, deps, identity);
     // A /clear has moved the agent to a new session: the chain gets it now.
-    if (request.action === 'clear') await observeSession(await agentIdentity(deps), deps);
+    if (request.action === 'clear') await observeSession(identity, deps);
     if (request.action !== 'compact' || result.outcome !== 'ok') return result;
     // Tier 1 checkpoint: if the kernel wins a later race, a recent archive is still there, and
     // tier 3 only tops it up (its archive links what did not change since).
-    const note = await archiveAll('checkpoint', request, await agentIdentity(deps), deps);
+    const note = await archiveAll('checkpoint', request, identity, deps);
     if (note === null) return result;
     return {
       outcome: 'ok',
