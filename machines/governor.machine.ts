@@ -129,12 +129,15 @@ export function createGovernorMachine(config: PolicyConfig) {
             pending === null
               ? applyAfter(context.actions, decision)
               : appendDispatched(context.actions, pending),
-          oom: applyOomCounter(
-            context.oom,
-            event.oomKills,
-            decision.t,
-            tierOf(context.facts, decision.t, config),
-          ),
+          oom:
+            event.oomKills === undefined
+              ? context.oom
+              : applyOomCounter(
+                  context.oom,
+                  event.oomKills,
+                  decision.t,
+                  tierOf(context.facts, decision.t, config),
+                ),
         };
       }),
       recordAgentStarted: assign(({ context, event }) =>
@@ -151,10 +154,12 @@ export function createGovernorMachine(config: PolicyConfig) {
           : {},
       ),
       /**
-       * Tells a supervisor about every change of the context (with the sample behind it, for the
-       * journal's raw bytes); a no-op here, provided by the supervisor.
+       * Tells a supervisor about every change of the context; a no-op here, provided by the
+       * supervisor, which takes the sample (the journal's raw bytes) from a SAMPLE event itself.
+       * No action here takes params: resolving a params function per SAMPLE cost replay 8% more
+       * CPU (docs/BENCHMARKS.md, "The redesign against the build before it").
        */
-      notify: (_, params: { sample: Sample | null }) => void params,
+      notify: () => undefined,
       /** Emits the action this sample dispatched (replay and tests listen with `on`). */
       requestAction: enqueueActions(({ context, enqueue }) => {
         const request = requestOf(context);
@@ -164,7 +169,7 @@ export function createGovernorMachine(config: PolicyConfig) {
        * Hands the action this sample dispatched to whoever carries it out: a no-op here, the
        * supervisor provides it. With `requestAction` this is the one action channel.
        */
-      forwardRequest: (_, params: { request: ActionRequest | null }) => void params,
+      forwardRequest: () => undefined,
     },
   }).createMachine({
     id: 'governor',
@@ -175,19 +180,14 @@ export function createGovernorMachine(config: PolicyConfig) {
     on: {
       // Persist (notify) before the request goes out: an action is on disk before it runs.
       SAMPLE: {
-        actions: [
-          'evaluate',
-          { type: 'notify', params: ({ event }) => ({ sample: event.sample }) },
-          'requestAction',
-          { type: 'forwardRequest', params: ({ context }) => ({ request: requestOf(context) }) },
-        ],
+        actions: ['evaluate', 'notify', 'requestAction', 'forwardRequest'],
       },
-      'ACTION.RESULT': { actions: ['recordResult', { type: 'notify', params: { sample: null } }] },
+      'ACTION.RESULT': { actions: ['recordResult', 'notify'] },
       'AGENT.STARTED': {
-        actions: ['recordAgentStarted', { type: 'notify', params: { sample: null } }],
+        actions: ['recordAgentStarted', 'notify'],
       },
       'ACTIONS.INTERRUPTED': {
-        actions: ['recordInterrupted', { type: 'notify', params: { sample: null } }],
+        actions: ['recordInterrupted', 'notify'],
       },
     },
     states: {
@@ -262,7 +262,7 @@ export function createGovernorMachine(config: PolicyConfig) {
 }
 
 /** The request for the action the latest decision dispatched, or null when it dispatched none. */
-function requestOf(context: GovernorContext): ActionRequest | null {
+export function requestOf(context: GovernorContext): ActionRequest | null {
   const { decision } = context;
   if (decision === null || decision.action === null) return null;
   return {

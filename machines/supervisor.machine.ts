@@ -11,7 +11,7 @@ import { assign, enqueueActions, fromCallback, sendParent, sendTo, setup } from 
 import type { PolicyConfig } from './config.ts';
 import {
   createGovernorMachine,
-  type ActionRequest,
+  requestOf,
   type AgentStartedEvent,
   type GovernorContext,
 } from './governor.machine.ts';
@@ -112,17 +112,18 @@ export function createSupervisorMachine(options: SupervisorOptions) {
   // action it dispatches.
   const governorLogic = createGovernorMachine(options.policy).provide({
     actions: {
-      notify: sendParent(({ context }, params: { sample: Sample | null }) => ({
+      notify: sendParent(({ context, event }) => ({
         type: 'GOVERNOR.DECIDED',
         governor: context,
-        sample: params.sample,
+        sample: event.type === 'SAMPLE' ? event.sample : null,
       })),
-      forwardRequest: enqueueActions(({ enqueue }, params: { request: ActionRequest | null }) => {
-        if (params.request === null) return;
-        const { seq, action, atMs, ratio, usedBytes, limitBytes } = params.request;
+      forwardRequest: enqueueActions(({ context, enqueue }) => {
+        const requested = requestOf(context);
+        if (requested === null) return;
+        const { seq, action, atMs, ratio, usedBytes, limitBytes } = requested;
         const request = {
           ...{ seq, action, atMs, ratio, usedBytes, limitBytes },
-          ...toolFieldsOf(params.request),
+          ...toolFieldsOf(requested),
         };
         enqueue.sendParent({ type: 'ACTION.REQUESTED', request });
       }),
