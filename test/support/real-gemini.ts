@@ -5,9 +5,19 @@
 // same process group; every process of the pane's tree is recorded (pid and start time) so a test
 // can check that none is left, and stop() ends what is left of them.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isRecord } from '../../lib/record.ts';
 import { pause } from '../../lib/time.ts';
 import { lastUserText, type FakeGemini } from './fake-gemini-api.ts';
 import { descendantsOf } from './real-claude.ts';
@@ -46,7 +56,42 @@ export interface RealGemini {
   recordTree(): RecordedProcess[];
   /** The chats directory of the project (`~/.gemini/tmp/project/chats`). */
   chatsDir: string;
+  /** Its chat files now: path, the sessionId of the first line, size. */
+  chatFiles(): ChatFile[];
   stop(): void;
+}
+
+export interface ChatFile {
+  path: string;
+  sessionId: string | null;
+  sizeBytes: number;
+}
+
+function chatFilesIn(dir: string): ChatFile[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => /^session-.*\.jsonl$/.test(name))
+    .flatMap((name) => {
+      const path = join(dir, name);
+      try {
+        const head: unknown = JSON.parse(readFileSync(path, 'utf8').split('\n')[0] ?? '');
+        const sessionId =
+          isRecord(head) && typeof head.sessionId === 'string' ? head.sessionId : null;
+        return [{ path, sessionId, sizeBytes: statSync(path).size }];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/** Resolves once `probe` holds on two looks `gapMs` apart (a CLI that just drew its box). */
+async function steadily(what: string, timeoutMs: number, probe: () => boolean, gapMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await pollUntil(what, Math.max(0, deadline - Date.now()), () => (probe() ? true : undefined));
+    await pause(gapMs);
+    if (probe()) return;
+  }
 }
 
 function startTicksOf(pid: number): string | null {
@@ -120,18 +165,25 @@ export function realGeminiIn(where: {
     home,
     cwd,
     chatsDir: join(home, '.gemini', 'tmp', 'project', 'chats'),
+    chatFiles: () => chatFilesIn(join(home, '.gemini', 'tmp', 'project', 'chats')),
     capturePane,
     sendLine: async (text) => {
       tmux(['send-keys', '-t', target, '-l', text]);
       await pause(400);
       tmux(['send-keys', '-t', target, 'Enter']);
     },
-    waitForIdle: async (timeoutMs = 30_000) => {
-      await pollUntil('gemini idle', timeoutMs, () => {
-        const pane = capturePane();
-        return INPUT_BOX.test(pane) && !SPINNER.test(pane) ? true : undefined;
-      });
-    },
+    // Idle on two looks 1 s apart: a line typed as the relaunched CLI draws its box was lost
+    // (1 run of 3).
+    waitForIdle: (timeoutMs = 30_000) =>
+      steadily(
+        'gemini idle',
+        timeoutMs,
+        () => {
+          const pane = capturePane();
+          return INPUT_BOX.test(pane) && !SPINNER.test(pane);
+        },
+        1_000,
+      ),
     recordTree: () => {
       const root = Number(tmux(['display-message', '-p', '-t', target, '#{pane_pid}']).trim());
       const tree = descendantsOf(root).flatMap((pid) => {
