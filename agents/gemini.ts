@@ -24,6 +24,7 @@ import {
   sessionFiles,
   type GeminiChatFile,
 } from './gemini-files.ts';
+import { findGeminiProcess } from './gemini-process.ts';
 import { geminiProbe } from './gemini-probe.ts';
 import type { AgentProfile } from './profile.ts';
 import { agentManifestExtra, fileProfile, resumeIn, type AgentSessionFile } from './terminal.ts';
@@ -164,6 +165,7 @@ export function geminiProfile(): AgentProfile {
   });
   return {
     ...base,
+    findAgent: (root) => findGeminiProcess(root).catch(() => null),
     probe: geminiProbe(findGeminiSession),
     sessionSet: (pid, env, lineage) => geminiSessionSet(pid, env, lineage),
     conversationSession: (lineage, cwd, env) => conversationIn(lineage, cwd, env).catch(() => null),

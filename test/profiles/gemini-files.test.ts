@@ -1,13 +1,17 @@
 // The gemini profile's reading of Gemini CLI 0.61.0's chat files and pane (docs/AGENTS.md,
 // "Gemini CLI"), on files shaped as the real CLI writes them: a resume's stub shares the
 // conversation's sessionId and is newer; /clear leaves the conversation in the session before.
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findGeminiSession } from '../../agents/gemini.ts';
 import { currentChat, geminiConversation, listGeminiChats } from '../../agents/gemini-files.ts';
+import { findGeminiProcess, runsGemini } from '../../agents/gemini-process.ts';
 import { compressOutcome, lastMessageType } from '../../agents/gemini-probe.ts';
+import { identify, readProcessArgv } from '../../adapters/proc.ts';
+import { pause } from '../../lib/time.ts';
 
 let home: string;
 let chats: string;
@@ -89,3 +93,39 @@ describe('gemini chat files', () => {
     expect(compressOutcome(earlier, '/compress')).toEqual({ kind: 'pending' });
   });
 });
+
+describe('which process is gemini', () => {
+  it('the relaunched child below the wrapper, below a shell; argv decides, not the name', async () => {
+    // shell -> "wrapper" (argv0 /opt/gemini) -> "child" (argv0 /opt/gemini), as 0.61.0 runs.
+    const inner = 'exec -a /opt/gemini sleep 30 & wait';
+    const shell = spawn('bash', ['-c', `bash -c 'exec -a /opt/gemini bash -c "${inner}"'; true`], {
+      stdio: 'ignore',
+      // Its own process group, so the test ends the three processes at once.
+      detached: true,
+    });
+    try {
+      const root = identify(shell.pid ?? -1)._unsafeUnwrap();
+      // Until the child starts, the wrapper is the one found; then the child, for good.
+      const argv = await pollFor(async () => {
+        const found = await findGeminiProcess(root);
+        const args = found === null ? [] : (await readProcessArgv(found.pid)).unwrapOr([]);
+        return args[1] === '30' ? args : null;
+      });
+      expect(argv).toEqual(['/opt/gemini', '30']);
+      expect(runsGemini(['node', '/x/node_modules/.bin/gemini', '--resume', 'latest'])).toBe(true);
+      expect(runsGemini(['node', '/x/app.js', 'gemini-notes'])).toBe(false);
+    } finally {
+      process.kill(-(shell.pid ?? 0), 'SIGKILL');
+    }
+  });
+});
+
+/** Polls `look` every 50 ms for up to 5 s until it finds something. */
+async function pollFor<T>(look: () => Promise<T | null>): Promise<T> {
+  for (let i = 0; i < 100; i += 1) {
+    const found = await look();
+    if (found !== null) return found;
+    await pause(50);
+  }
+  throw new Error('not found in 5 s');
+}
