@@ -30,6 +30,7 @@ import {
   realGeminiIn,
   requireGeminiBinary,
   sendGeminiTurn,
+  startGeminiInShell,
   stillRuns,
   type RealGemini,
 } from '../support/real-gemini.ts';
@@ -161,4 +162,37 @@ describe('memgov launching the real gemini CLI', () => {
     expect(samples.filter((s) => s.typed && s.atMs < answeredAtMs)).toEqual([]);
     expect(samples.some((s) => s.typed)).toBe(true);
   }, 120_000);
+
+  it('a shell in the pane: tier 3 reaches the CLI in its own group, none of it is left, the shell stays', async () => {
+    const fake = await startFakeGemini();
+    onCleanup(() => fake.close());
+    const { gemini, shellPid } = startGeminiInShell(fake.baseUrl);
+    onCleanup(() => gemini.stop());
+    for (const turn of [1, 2]) await sendGeminiTurn(gemini, fake, `PROMPT-${turn} hello`);
+    await gemini.waitForIdle();
+    const [shell, ...tree] = gemini.recordTree();
+    expect(shell?.pid).toBe(shellPid);
+    expect(tree.length).toBeGreaterThanOrEqual(2);
+    // Attached by the pane alone: its process is the shell; the CLI is found below it.
+    const daemon = startFixtureDaemon({
+      initialRatio: 0.95,
+      env: { HOME: gemini.home },
+      daemon: {
+        agent: {
+          ...{ profile: 'gemini', transport: 'tmux', tmuxSocket: gemini.socket },
+          tmuxTarget: 'main:0.0',
+        },
+      },
+    });
+    onCleanup(async () => void (await daemon.stop()));
+    const terminate = await daemon.waitFor('action result', resultOf('archive-terminate'), 60_000);
+    daemon.setRatio(0.3);
+    expect(terminate.outcome, String(terminate.detail)).toBe('ok');
+    expect(archivedFilesHolding(archiveDirOf(terminate.detail), 'PROMPT-1 hello')).not.toEqual([]);
+    await pollUntil('every process of the CLI to exit', 10_000, () =>
+      tree.some(stillRuns) ? undefined : true,
+    );
+    // The shell that started it is still there.
+    expect(shell !== undefined && stillRuns(shell)).toBe(true);
+  }, 90_000);
 });

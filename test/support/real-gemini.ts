@@ -212,3 +212,24 @@ export async function sendGeminiTurn(gemini: RealGemini, fake: FakeGemini, promp
     () => `pane:\n${gemini.capturePane()}`,
   );
 }
+
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * Gemini typed into an interactive bash in a pane of its own tmux server, as a person starts it:
+ * with job control, so the CLI runs in a process group of its own, not the pane's.
+ */
+export function startGeminiInShell(baseUrl: string): { gemini: RealGemini; shellPid: number } {
+  const { home, cwd, argv } = prepareRealGemini(baseUrl);
+  const socket = geminiSocketName();
+  const tmux = (args: string[]): string =>
+    execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+  tmux(['new-session', '-d', '-s', 'main', '-x', '160', '-y', '50', '-c', cwd]);
+  tmux(['respawn-pane', '-k', '-t', 'main', 'exec bash --norc --noprofile -i']);
+  tmux(['send-keys', '-t', 'main', '-l', argv.map(shellQuote).join(' ')]);
+  tmux(['send-keys', '-t', 'main', 'Enter']);
+  const shellPid = Number(tmux(['display-message', '-p', '-t', 'main', '#{pane_pid}']).trim());
+  return { gemini: realGeminiIn({ socket, target: 'main', home, cwd }), shellPid };
+}
