@@ -329,6 +329,23 @@ export async function readProcessCwd(
   }
 }
 
+/** The argv of `pid` (`<procRoot>/PID/cmdline`, NUL-separated); gone when there is no such process. */
+export async function readProcessArgv(
+  pid: number,
+  procRoot: string = DEFAULT_PROC_ROOT,
+): Promise<Result<string[], ProcError>> {
+  const file = `${procRoot}/${pid}/cmdline`;
+  try {
+    return ok((await readFile(file, 'utf8')).split('\0').filter((arg) => arg !== ''));
+  } catch (error) {
+    return err(
+      errnoCode(error) === 'ENOENT'
+        ? { kind: 'gone', pid, detail: `${file}: no such process` }
+        : { kind: 'io', pid, detail: `${file}: ${errnoSummary(error)}` },
+    );
+  }
+}
+
 /** How a file written by a process was tied to the live process that now holds its pid. */
 export type Ownership =
   | { readonly owned: true; readonly verifiedBy: 'procStart' | 'fileTime' | 'unverified' }

@@ -11,20 +11,23 @@ import {
   homeOf,
   firstSubdir,
   nonEmpty,
-  readHead,
-  stringField,
-  timedFiles,
   type Env,
   type SessionFileError,
 } from '../adapters/session-files.ts';
+import { readProcessCwd } from '../adapters/proc.ts';
 import { isRecord } from '../lib/record.ts';
 import { withoutResume } from './claude-code.ts';
+import {
+  currentChat,
+  geminiConversation,
+  listGeminiChats,
+  sessionFiles,
+  type GeminiChatFile,
+} from './gemini-files.ts';
+import { findGeminiProcess } from './gemini-process.ts';
+import { geminiProbe } from './gemini-probe.ts';
 import type { AgentProfile } from './profile.ts';
-import { fileProfile, resumeIn, type AgentSessionFile } from './terminal.ts';
-
-/** Up to this much of a chat is read to find its session id. */
-const HEAD_BYTES = 64 * 1024;
-const GEMINI_CHAT = /^session-.+\.jsonl?$/;
+import { agentManifestExtra, fileProfile, resumeIn, type AgentSessionFile } from './terminal.ts';
 
 /** `$GEMINI_CLI_HOME/.gemini`, else `$HOME/.gemini`. */
 export function geminiDir(env: Env): string {
@@ -92,22 +95,24 @@ export async function findGeminiChatsDir(
   return markedChatsDir(tmp, cwd);
 }
 
-/** The most recently written chat of `cwd`, with the `sessionId` its metadata names. */
+/** The live chat of `cwd` (chosen by content: never a resume's stub), with its session id. */
 export async function findGeminiSession(
   env: Env,
   cwd: string,
 ): Promise<Result<AgentSessionFile | null, SessionFileError>> {
-  const chats = await findGeminiChatsDir(env, cwd);
-  if (chats.isErr() || chats.value === null) return chats.map(() => null);
-  const files = await timedFiles(chats.value, GEMINI_CHAT);
-  if (files.isErr()) return err(files.error);
-  let newest: { path: string; mtimeMs: number } | null = null;
-  for (const { path, mtimeMs } of files.value) {
-    if (newest === null || mtimeMs > newest.mtimeMs) newest = { path, mtimeMs };
-  }
-  if (newest === null) return ok(null);
-  const sessionId = stringField((await readHead(newest.path, HEAD_BYTES)) ?? '', 'sessionId');
-  return ok({ profile: 'gemini', sessionId, cwd, ...newest });
+  const chats = await chatsOf(env, cwd);
+  if (chats.isErr()) return err(chats.error);
+  const current = currentChat(chats.value);
+  if (current === null) return ok(null);
+  const { path, mtimeMs, sessionId } = current;
+  return ok({ profile: 'gemini', sessionId, cwd, path, mtimeMs });
+}
+
+/** Every chat file of `cwd` ([] when it has no chats directory yet). */
+async function chatsOf(env: Env, cwd: string): Promise<Result<GeminiChatFile[], SessionFileError>> {
+  const dir = await findGeminiChatsDir(env, cwd);
+  if (dir.isErr()) return err(dir.error);
+  return dir.value === null ? ok([]) : listGeminiChats(dir.value);
 }
 
 /** `gemini --resume <id>` (or `latest` without an id), from the session's cwd. */
@@ -115,8 +120,42 @@ export function geminiResumeCommand(session: { cwd: string; sessionId: string | 
   return resumeIn(session.cwd, ['gemini', '--resume', session.sessionId ?? 'latest']);
 }
 
+/**
+ * The live chat and the chats of the earlier sessions of `lineage` (a /clear leaves the
+ * conversation in the one before); the manifest names the chain and the session to resume.
+ */
+async function geminiSessionSet(pid: number, env: Env, lineage: readonly string[] = []) {
+  const cwd = await readProcessCwd(pid);
+  if (cwd.isErr()) return ok(null);
+  const chats = await chatsOf(env, cwd.value);
+  if (chats.isErr()) return err(chats.error);
+  const current = currentChat(chats.value);
+  if (current === null) return ok(null);
+  const session: AgentSessionFile = { profile: 'gemini', cwd: cwd.value, ...current };
+  const chain = [...lineage.filter((id) => id !== current.sessionId)];
+  if (current.sessionId !== null) chain.push(current.sessionId);
+  const files = sessionFiles(chats.value);
+  const sources = chain.flatMap((id) => files.get(id)?.path ?? []);
+  const resume = await geminiConversation(chain, chats.value);
+  return ok({
+    sources: sources.length > 0 ? sources : [current.path],
+    exclude: () => false,
+    extraManifest: {
+      ...agentManifestExtra(session),
+      lineage: chain,
+      resumeSessionId: resume?.sessionId ?? current.sessionId,
+      resumeWhy: resume?.why ?? 'the live session',
+    },
+  });
+}
+
+async function conversationIn(lineage: readonly string[], cwd: string, env: Env) {
+  const chats = await chatsOf(env, cwd);
+  return chats.isErr() ? null : geminiConversation(lineage, chats.value);
+}
+
 export function geminiProfile(): AgentProfile {
-  return fileProfile({
+  const base = fileProfile({
     name: 'gemini',
     commands: { compact: '/compress', clear: '/clear' },
     find: findGeminiSession,
@@ -124,4 +163,11 @@ export function geminiProfile(): AgentProfile {
     resumeArgv: (argv, id) => [...withoutResume(argv), '--resume', id ?? 'latest'],
     resumeCommand: geminiResumeCommand,
   });
+  return {
+    ...base,
+    findAgent: (root) => findGeminiProcess(root).catch(() => null),
+    probe: geminiProbe(findGeminiSession),
+    sessionSet: (pid, env, lineage) => geminiSessionSet(pid, env, lineage),
+    conversationSession: (lineage, cwd, env) => conversationIn(lineage, cwd, env).catch(() => null),
+  };
 }

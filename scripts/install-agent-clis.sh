@@ -9,6 +9,8 @@ set -euo pipefail
 CACHE_DIR="${MEMGOV_AGENT_CLIS:-$HOME/.cache/memgov-agent-clis}"
 # 2.1.197 is the version measured in docs and by hand; bump together with the real-agent tests.
 CLAUDE_VERSION=2.1.197
+# 0.61.0: the Gemini CLI version measured in docs/AGENTS.md; bump with the gemini real-agent tests.
+GEMINI_VERSION=0.61.0
 
 # npm's install-scripts policy blocks the postinstall that would replace bin/claude.exe, so the
 # placeholder stays: the native file ships in the optional per-platform package instead.
@@ -27,12 +29,29 @@ install_claude() {
   echo "claude: $native"
 }
 
+# The Gemini CLI is plain JavaScript: bin/gemini (a node script) is what the tests run.
+install_gemini() {
+  local dir="$CACHE_DIR/gemini"
+  local pkg="$dir/node_modules/@google/gemini-cli/package.json"
+  local bin="$dir/node_modules/.bin/gemini"
+  if [ -x "$bin" ] && grep -q "\"version\": \"$GEMINI_VERSION\"" "$pkg" 2>/dev/null; then
+    echo "gemini $GEMINI_VERSION already installed" >&2
+  else
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --no-save --loglevel=error \
+      "@google/gemini-cli@$GEMINI_VERSION" >&2
+  fi
+  [ -x "$bin" ] || { echo "no gemini at $bin" >&2; exit 1; }
+  echo "gemini: $bin"
+}
+
 clis=("$@")
-[ "${#clis[@]}" -gt 0 ] || clis=(claude)
+[ "${#clis[@]}" -gt 0 ] || clis=(claude gemini)
 for cli in "${clis[@]}"; do
   case "$cli" in
     claude) install_claude ;;
-    # codex, gemini: a case each when their real-agent tests land.
-    *) echo "unknown agent CLI: $cli (known: claude)" >&2; exit 2 ;;
+    gemini) install_gemini ;;
+    # codex: a case when its real-agent tests land.
+    *) echo "unknown agent CLI: $cli (known: claude, gemini)" >&2; exit 2 ;;
   esac
 done

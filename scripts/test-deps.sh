@@ -1,9 +1,10 @@
 #!/bin/sh
 # What the test suite needs besides node: tmux (the agent-CLI tests drive real panes), Debian's
 # chromium at /usr/bin/chromium (the HTML timeline test renders in it), and the pinned real agent
-# CLIs from npm in a cache outside the package (scripts/install-agent-clis.sh, about 6 s the first
-# time). `npm test` runs this first: present -> nothing to do; missing, as root with apt-get ->
-# installed (about a minute); otherwise one line saying what to install, and the tests do not start.
+# CLIs from npm in a cache outside the package (scripts/install-agent-clis.sh: claude and gemini,
+# about 12 s the first time). `npm test` runs this first: present -> nothing to do; missing, as
+# root with apt-get -> installed (about a minute); otherwise one line saying what to install, and
+# the tests do not start.
 set -eu
 bash "$(dirname "$0")/install-agent-clis.sh" >/dev/null
 missing=""

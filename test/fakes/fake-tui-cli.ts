@@ -239,6 +239,9 @@ function submit(line: string): void {
       effect();
       log(`command ${name} done`);
       say(`${name} done`);
+      // Gemini CLI 0.61.0's own line when /compress worked (docs/AGENTS.md).
+      if (opts.kind === 'gemini' && name === '/compress')
+        say('✦ Chat history compressed from 1200 to 300 tokens.');
     });
     return;
   }
