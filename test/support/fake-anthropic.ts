@@ -90,7 +90,7 @@ function sse(res: ServerResponse, event: string, data: object): void {
   res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`);
 }
 
-function splitChunks(text: string, count: number): string[] {
+export function splitChunks(text: string, count: number): string[] {
   const size = Math.max(1, Math.ceil(text.length / Math.max(1, count)));
   const chunks: string[] = [];
   for (let i = 0; i < text.length; i += size) chunks.push(text.slice(i, i + size));
@@ -118,7 +118,7 @@ async function streamReply(res: ServerResponse, body: unknown, mode: FakeAnthrop
   res.end();
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+export function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     req.on('data', (b: Buffer) => parts.push(b));
@@ -127,7 +127,7 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-function parseBody(raw: string): unknown {
+export function parseBody(raw: string): unknown {
   if (raw === '') return '';
   try {
     return JSON.parse(raw) as unknown;
