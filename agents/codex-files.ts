@@ -201,15 +201,24 @@ export function openTurnAtMs(records: readonly TranscriptRecord[]): number | nul
   return openAtMs;
 }
 
-/** What happened in the rollout at or after `sinceMs`: a turn began, ended, a compaction landed. */
+/**
+ * The first turn begun at or after `sinceMs` (the typed command's): whether it began, ended,
+ * was aborted, and whether a compaction landed in it. A turn already running at `sinceMs` (an
+ * answer still streaming when the probe was built) is not it.
+ */
 export function turnsSince(records: readonly TranscriptRecord[], sinceMs: number) {
-  const since = records.filter((r) => (timeMs(r.timestamp) ?? Number.NEGATIVE_INFINITY) >= sinceMs);
-  const types = since.map((r) => eventType(r));
+  const begun = records.findIndex(
+    (r) =>
+      eventType(r) === 'task_started' &&
+      (timeMs(r.timestamp) ?? Number.NEGATIVE_INFINITY) >= sinceMs,
+  );
+  const turn = begun === -1 ? [] : records.slice(begun);
+  const types = turn.map((r) => eventType(r));
   return {
-    started: types.includes('task_started'),
+    started: begun !== -1,
     ended: types.some((t) => t !== null && TURN_ENDS.has(t)),
     aborted: types.includes('turn_aborted'),
-    compacted: since.some((r) => r.type === 'compacted'),
+    compacted: turn.some((r) => r.type === 'compacted'),
   };
 }
 
