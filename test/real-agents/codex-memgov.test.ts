@@ -6,15 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openTurnAtMs } from '../../agents/codex-files.ts';
 import { isRecord } from '../../lib/record.ts';
 import { pollUntil } from '../support/daemon.ts';
 import {
   CODEX_SUMMARY_MARKER,
   isCompactionRequest,
-  lastInputText,
   startFakeOpenAI,
-  type FakeOpenAI,
 } from '../support/fake-openai.ts';
 import { startFixtureDaemon } from '../support/fixture-daemon.ts';
 import {
@@ -28,34 +25,14 @@ import {
   prepareRealCodex,
   realCodexIn,
   requireCodexBinary,
+  sendTurn,
+  socketName,
   survivors,
   type RealCodex,
 } from '../support/real-codex.ts';
 
 beforeAll(requireCodexBinary);
 afterEach(endAll);
-
-let started = 0;
-function socketName(): string {
-  const prefix = process.env.MEMGOV_TEST_TMUX_PREFIX ?? 'memgov-codex';
-  return `${prefix}-${process.pid}-${(started += 1)}`;
-}
-
-/** No turn open in any rollout: the CLI's own state (the pane is no guide while it streams). */
-function codexIdle(codex: RealCodex): boolean {
-  return codex.rollouts().every((path) => openTurnAtMs(codex.records(path)) === null);
-}
-
-/** Sends `prompt` once codex is ready and idle; returns the request after its answer ended. */
-async function sendTurn(codex: RealCodex, fake: FakeOpenAI, prompt: string) {
-  await pollUntil('codex ready and idle', 30_000, () =>
-    codex.capturePane().includes('›') && codexIdle(codex) ? true : undefined,
-  );
-  await codex.sendLine(prompt);
-  return pollUntil(`"${prompt}" at the fake`, 30_000, () =>
-    fake.turnRequests().find((r) => lastInputText(r.body).includes(prompt)),
-  );
-}
 
 async function launchedCodex() {
   const fake = await startFakeOpenAI();

@@ -17,6 +17,9 @@ import {
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openTurnAtMs } from '../../agents/codex-files.ts';
+import { pollUntil } from './daemon.ts';
+import { lastInputText, type FakeOpenAI } from './fake-openai.ts';
 import { killTmuxServer } from './tmux.ts';
 import { descendantsOf } from './real-claude.ts';
 
@@ -178,4 +181,27 @@ export function survivors(recorded: ReadonlyMap<number, string>): number[] {
   return [...recorded]
     .filter(([pid, comm]) => comm !== '' && running(pid) && commOf(pid) === comm)
     .map(([pid]) => pid);
+}
+
+let started = 0;
+/** A tmux socket of its own per codex (MEMGOV_TEST_TMUX_PREFIX keeps parallel runs apart). */
+export function socketName(): string {
+  const prefix = process.env.MEMGOV_TEST_TMUX_PREFIX ?? 'memgov-codex';
+  return `${prefix}-${process.pid}-${(started += 1)}`;
+}
+
+/** No turn open in any rollout: the CLI's own state (the pane is no guide while it streams). */
+export function codexIdle(codex: RealCodex): boolean {
+  return codex.rollouts().every((path) => openTurnAtMs(codex.records(path)) === null);
+}
+
+/** Sends `prompt` once codex is ready and idle; returns the request after its answer ended. */
+export async function sendTurn(codex: RealCodex, fake: FakeOpenAI, prompt: string) {
+  await pollUntil('codex ready and idle', 30_000, () =>
+    codex.capturePane().includes('›') && codexIdle(codex) ? true : undefined,
+  );
+  await codex.sendLine(prompt);
+  return pollUntil(`"${prompt}" at the fake`, 30_000, () =>
+    fake.turnRequests().find((r) => lastInputText(r.body).includes(prompt)),
+  );
 }
