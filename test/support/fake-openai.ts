@@ -4,13 +4,13 @@
 // response.output_item.done, response.completed), and logs every request so a test can assert
 // what the CLI sent. Codex compacts with an ordinary streamed request whose last user text is its
 // "CONTEXT CHECKPOINT COMPACTION" prompt; the fake answers that with a marked summary.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRecord } from '../../lib/record.ts';
 import { pause } from '../../lib/time.ts';
 import {
-  parseBody,
-  readBody,
+  DEFAULT_MODE,
+  listenLocal,
+  logRequest,
   splitChunks,
   type FakeAnthropicMode as FakeModelMode,
   type LoggedRequest,
@@ -30,15 +30,6 @@ export interface FakeOpenAI {
 
 /** The start of the summary, so tests can find it in the rollout and in later requests. */
 export const CODEX_SUMMARY_MARKER = 'FAKE-CODEX-SUMMARY';
-
-const DEFAULT_MODE: FakeModelMode = {
-  replyText: 'FAKE-REPLY: hello from the fake model.',
-  bigReplyKb: 0,
-  firstByteDelayMs: 0,
-  chunkDelayMs: 0,
-  chunkCount: 1,
-  summaryDelayMs: 0,
-};
 
 /** The input_text/output_text texts of one Responses input item. */
 function itemTexts(item: unknown): string[] {
@@ -100,15 +91,8 @@ async function streamReply(res: ServerResponse, body: unknown, mode: FakeModelMo
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, fake: FakeOpenAI) {
-  const body = parseBody(await readBody(req));
-  const path = req.url ?? '/';
-  const logged: LoggedRequest = {
-    ...{ method: req.method ?? '', path, body },
-    ...{ receivedAtMs: performance.now(), answeredAtMs: null },
-  };
-  fake.requests.push(logged);
-  res.on('finish', () => (logged.answeredAtMs = performance.now()));
-  if (req.method === 'POST' && path.startsWith('/v1/responses')) {
+  const { method, path, body } = await logRequest(req, res, fake.requests);
+  if (method === 'POST' && path.startsWith('/v1/responses')) {
     await streamReply(res, body, fake.mode);
     return;
   }
@@ -118,23 +102,18 @@ async function handle(req: IncomingMessage, res: ServerResponse, fake: FakeOpenA
 
 /** Starts the fake on 127.0.0.1 with `mode` over the defaults (a short normal reply). */
 export async function startFakeOpenAI(mode: Partial<FakeModelMode> = {}): Promise<FakeOpenAI> {
-  const server: Server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const requests: LoggedRequest[] = [];
+  const fullMode = { ...DEFAULT_MODE, ...mode };
   const fake: FakeOpenAI = {
-    baseUrl: `http://127.0.0.1:${port}/v1`,
-    requests: [],
-    mode: { ...DEFAULT_MODE, ...mode },
+    baseUrl: '',
+    requests,
+    mode: fullMode,
     turnRequests: () =>
-      fake.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/v1/responses')),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+      requests.filter((r) => r.method === 'POST' && r.path.startsWith('/v1/responses')),
+    close: () => Promise.resolve(),
   };
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    handle(req, res, fake).catch(() => res.destroy());
-  });
+  const server = await listenLocal((req, res) => handle(req, res, fake));
+  fake.baseUrl = `http://127.0.0.1:${server.port}/v1`;
+  fake.close = server.close;
   return fake;
 }
