@@ -123,10 +123,11 @@ function newSessionArgs(agent: PaneAgent, argv: readonly string[]): readonly str
 /** Starts one run in a new session and watches it; reports start or failure to the lifecycle. */
 async function startInPane(
   agent: PaneAgent,
-  argv: readonly string[],
+  given: readonly string[],
   resuming: boolean,
 ): Promise<void> {
   const { options, log, name, lifecycle } = agent;
+  const argv = options.profile.launchArgv?.(given) ?? given;
   if (argv.length === 0) return;
   const startedAtMs = options.now();
   const oomKillsAtStart = options.oomKills?.() ?? null;

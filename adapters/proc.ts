@@ -4,7 +4,7 @@
 // use a fake tree. The window between the re-read and kill(2) is microseconds; closing it fully
 // needs pidfd_send_signal, which Node does not expose.
 import { readFileSync } from 'node:fs';
-import { readFile, readlink } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { err, ok, type Result } from 'neverthrow';
 import { quoteValue } from '../lib/quote.ts';
@@ -383,4 +383,28 @@ export async function fileOwnership(
     owned: false,
     detail: `written at ${written}, before the process started (${new Date(startedMs).toISOString()})`,
   };
+}
+
+/**
+ * The paths `pid` holds open (the `<procRoot>/PID/fd/*` links that name files; sockets, pipes and
+ * anonymous inodes are left out). Gone when there is no such process; fds closed while read are
+ * skipped.
+ */
+export async function readOpenPaths(
+  pid: number,
+  procRoot: string = DEFAULT_PROC_ROOT,
+): Promise<Result<string[], ProcError>> {
+  const dir = `${procRoot}/${pid}/fd`;
+  let fds: string[];
+  try {
+    fds = await readdir(dir);
+  } catch (error) {
+    return err(
+      errnoCode(error) === 'ENOENT'
+        ? { kind: 'gone', pid, detail: `${dir}: no such process` }
+        : { kind: 'io', pid, detail: `${dir}: ${errnoSummary(error)}` },
+    );
+  }
+  const links = await Promise.all(fds.map((fd) => readlink(`${dir}/${fd}`).catch(() => '')));
+  return ok(links.filter((link) => link.startsWith('/')));
 }

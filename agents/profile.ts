@@ -130,6 +130,11 @@ export interface AgentProfile {
   ) => Promise<SessionChoice | null>;
   /** The current session's id, when the CLI has one (remembered for the relaunch). */
   readonly sessionId: (pid: number, env: Env) => Promise<string | null>;
+  /**
+   * The argv that starts the CLI from the configured `argv` (first launch and relaunches alike),
+   * such as with a flag that keeps it from spawning detached helpers; absent: `argv` as it is.
+   */
+  readonly launchArgv?: (argv: readonly string[]) => string[];
   /** The argv that resumes `sessionId` from the original `argv`; null: relaunch as it was. */
   readonly resumeArgv: (argv: readonly string[], sessionId: string | null) => string[] | null;
   /**

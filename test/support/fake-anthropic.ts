@@ -44,7 +44,7 @@ export interface FakeAnthropic {
 /** The start of the summary, so tests can find it in the transcript and in later requests. */
 export const SUMMARY_MARKER = 'FAKE-COMPACT-SUMMARY';
 
-const DEFAULT_MODE: FakeAnthropicMode = {
+export const DEFAULT_MODE: FakeAnthropicMode = {
   replyText: 'FAKE-REPLY: hello from the fake model.',
   bigReplyKb: 0,
   firstByteDelayMs: 0,
@@ -90,7 +90,7 @@ function sse(res: ServerResponse, event: string, data: object): void {
   res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`);
 }
 
-function splitChunks(text: string, count: number): string[] {
+export function splitChunks(text: string, count: number): string[] {
   const size = Math.max(1, Math.ceil(text.length / Math.max(1, count)));
   const chunks: string[] = [];
   for (let i = 0; i < text.length; i += size) chunks.push(text.slice(i, i + size));
@@ -136,15 +136,42 @@ function parseBody(raw: string): unknown {
   }
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, fake: FakeAnthropic) {
+/** Reads `req`'s body and logs the request in `requests`; its answer's end is noted when sent. */
+export async function logRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  requests: LoggedRequest[],
+): Promise<LoggedRequest> {
   const body = parseBody(await readBody(req));
-  const path = req.url ?? '/';
   const logged: LoggedRequest = {
-    ...{ method: req.method ?? '', path, body },
+    ...{ method: req.method ?? '', path: req.url ?? '/', body },
     ...{ receivedAtMs: performance.now(), answeredAtMs: null },
   };
-  fake.requests.push(logged);
+  requests.push(logged);
   res.on('finish', () => (logged.answeredAtMs = performance.now()));
+  return logged;
+}
+
+/** A server on 127.0.0.1 (an ephemeral port) answering with `handle`; a rejection drops the reply. */
+export async function listenLocal(
+  handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+): Promise<{ port: number; close: () => Promise<void> }> {
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res).catch(() => res.destroy());
+  });
+  const { port } = server.address() as AddressInfo;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return { port, close };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, fake: FakeAnthropic) {
+  const { body, path } = await logRequest(req, res, fake.requests);
   if (req.method === 'POST' && path.startsWith('/v1/messages')) {
     if (path.startsWith('/v1/messages/count_tokens')) {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -160,23 +187,18 @@ async function handle(req: IncomingMessage, res: ServerResponse, fake: FakeAnthr
 
 /** Starts the fake on 127.0.0.1 with `mode` over the defaults (a short normal reply). */
 export async function startFakeAnthropic(mode: Partial<FakeAnthropicMode> = {}) {
-  const server: Server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const requests: LoggedRequest[] = [];
+  const fullMode = { ...DEFAULT_MODE, ...mode };
   const fake: FakeAnthropic = {
-    baseUrl: `http://127.0.0.1:${port}`,
-    requests: [],
-    mode: { ...DEFAULT_MODE, ...mode },
+    baseUrl: '',
+    requests,
+    mode: fullMode,
     messageRequests: () =>
-      fake.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/v1/messages')),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+      requests.filter((r) => r.method === 'POST' && r.path.startsWith('/v1/messages')),
+    close: () => Promise.resolve(),
   };
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    handle(req, res, fake).catch(() => res.destroy());
-  });
+  const server = await listenLocal((req, res) => handle(req, res, fake));
+  fake.baseUrl = `http://127.0.0.1:${server.port}`;
+  fake.close = server.close;
   return fake;
 }
