@@ -25,10 +25,14 @@ export interface AgentSessionFile {
   readonly mtimeMs: number;
 }
 
-/** Finds the session file of the agent working in `cwd`; null when there is none. */
+/**
+ * Finds the session file of the agent working in `cwd` (process `pid`, when known: a CLI whose
+ * argv can move the file, as aider's, reads it); null when there is none.
+ */
 export type FindSession = (
   env: Env,
   cwd: string,
+  pid?: number,
 ) => Promise<Result<AgentSessionFile | null, SessionFileError>>;
 
 /**
@@ -88,7 +92,7 @@ async function sessionOf(
 ): Promise<Result<AgentSessionFile | null, SessionFileError>> {
   const cwd = await readProcessCwd(pid);
   if (cwd.isErr()) return ok(null);
-  return find(env, cwd.value);
+  return find(env, cwd.value, pid);
 }
 
 /** A profile whose session is one file found from the agent's cwd, driven by its pane. */

@@ -6,7 +6,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { aiderHistoryPath, aiderResumeCommand, findAiderHistory } from '../../agents/aider.ts';
+import {
+  aiderHistoryPath,
+  aiderResumeCommand,
+  findAiderHistory,
+  gitRootOf,
+  historyAwaitsAnswer,
+} from '../../agents/aider.ts';
 import {
   codexHome,
   codexResumeCommand,
@@ -214,6 +220,50 @@ describe('aider', () => {
     expect(aiderResumeCommand({ cwd: '/work/app' }).display).toBe(
       "cd '/work/app' && aider --restore-chat-history",
     );
+  });
+});
+
+describe('aider, as its source says', () => {
+  it('keeps its history at the git root, unless --chat-history-file or the variable moves it', async () => {
+    const repo = join(work, 'repo');
+    mkdirSync(join(repo, '.git'), { recursive: true });
+    mkdirSync(join(repo, 'src', 'deep'), { recursive: true });
+    const cwd = join(repo, 'src', 'deep');
+    expect(await gitRootOf(cwd)).toBe(repo);
+    expect(aiderHistoryPath({}, cwd, [], await gitRootOf(cwd))).toBe(
+      join(repo, '.aider.chat.history.md'),
+    );
+    const argv = ['aider', '--chat-history-file', 'notes/chat.md'];
+    expect(aiderHistoryPath({ AIDER_CHAT_HISTORY_FILE: 'x.md' }, cwd, argv, repo)).toBe(
+      join(cwd, 'notes/chat.md'),
+    );
+    expect(aiderHistoryPath({}, cwd, ['aider', '--chat-history-file=/var/c.md'], repo)).toBe(
+      '/var/c.md',
+    );
+    expect(aiderHistoryPath({ AIDER_CHAT_HISTORY_FILE: 'x.md' }, cwd, [], repo)).toBe(
+      join(cwd, 'x.md'),
+    );
+    // A worktree's .git is a file.
+    const tree = join(work, 'tree');
+    mkdirSync(tree, { recursive: true });
+    writeFileSync(join(tree, '.git'), 'gitdir: /elsewhere\n');
+    expect(await gitRootOf(tree)).toBe(tree);
+    expect(await gitRootOf('/proc/self')).toBeNull();
+    const history = put(join(repo, '.aider.chat.history.md'), '#### hello\n', 1786990000);
+    expect((await findAiderHistory({}, cwd))._unsafeUnwrap()?.path).toBe(history);
+  });
+
+  it('is busy while a sent message waits for its streamed answer', () => {
+    const sent = '# aider chat started at 2026-08-17\n\n#### explain the build  \n';
+    expect(historyAwaitsAnswer(sent)).toBe(true);
+    expect(historyAwaitsAnswer(`${sent}\n> Repo-map can't include /x\n`)).toBe(true);
+    const answered = `${sent}\nThe build runs tsc.\n\n> Tokens: 2.1k sent, 40 received.\n`;
+    expect(historyAwaitsAnswer(answered)).toBe(false);
+    expect(historyAwaitsAnswer(`${answered}\n#### /clear\n\n> All chat history cleared.\n`)).toBe(
+      false,
+    );
+    expect(historyAwaitsAnswer(`${answered}\n#### /clear\n`)).toBe(false);
+    expect(historyAwaitsAnswer('')).toBe(false);
   });
 });
 
