@@ -31,6 +31,22 @@ export interface FixtureDaemon {
   stop(): Promise<number>;
 }
 
+/** The cgroup the daemon reads, and how a test sets its ratio (only on the fixture copy). */
+function ratioControl(work: string, realCgroup: string | undefined) {
+  if (realCgroup !== undefined) {
+    const setRatio = (): void => {
+      throw new Error(`the ratio of the real cgroup ${realCgroup} is the kernel's`);
+    };
+    return { cgroup: realCgroup, setRatio };
+  }
+  const cgroup = join(work, 'cgroup');
+  cpSync(FIXTURE, cgroup, { recursive: true });
+  const usage = join(cgroup, 'memory.usage_in_bytes');
+  const setRatio = (ratio: number): void =>
+    writeFileSync(usage, `${Math.round(ratio * FIXTURE_LIMIT_BYTES)}\n`);
+  return { cgroup, setRatio };
+}
+
 /**
  * Starts runDaemon on a fixture copy at `initialRatio`, with fast polling. `daemon` holds the
  * daemon settings (`agent`, `archive`...) as a config file would; `env` is the daemon's env.
@@ -43,14 +59,15 @@ export function startFixtureDaemon(options: {
   /** The agent memgov launches (`memgov run -- ARGV`), and where; default none (attached). */
   readonly agentCommand?: readonly string[];
   readonly cwd?: string;
+  /**
+   * A real cgroup directory to govern instead of the fixture copy: the kernel sets the ratio
+   * (`initialRatio` is ignored and `setRatio` throws).
+   */
+  readonly realCgroup?: string;
 }): FixtureDaemon {
   const work = mkdtempSync(join(tmpdir(), 'memgov-fx-'));
-  const cgroup = join(work, 'cgroup');
-  cpSync(FIXTURE, cgroup, { recursive: true });
-  const usage = join(cgroup, 'memory.usage_in_bytes');
-  const setRatio = (ratio: number): void =>
-    writeFileSync(usage, `${Math.round(ratio * FIXTURE_LIMIT_BYTES)}\n`);
-  setRatio(options.initialRatio);
+  const { cgroup, setRatio } = ratioControl(work, options.realCgroup);
+  if (options.realCgroup === undefined) setRatio(options.initialRatio);
   const stateFile = join(work, 'state');
   const config = loadConfig({
     env: {},

@@ -22,8 +22,11 @@ export async function endAll(): Promise<void> {
 export async function sendTurn(claude: RealClaude, fake: FakeAnthropic, prompt: string) {
   await claude.waitForIdle(30_000);
   await claude.sendLine(prompt);
-  return pollUntil(`"${prompt}" at the fake`, 20_000, () =>
-    fake.messageRequests().find((r) => lastUserText(r.body).includes(prompt)),
+  return pollUntil(
+    `"${prompt}" at the fake`,
+    20_000,
+    () => fake.messageRequests().find((r) => lastUserText(r.body).includes(prompt)),
+    () => `pane:\n${claude.capturePane()}`,
   );
 }
 
@@ -49,10 +52,12 @@ export function governClaude(
   claude: RealClaude,
   agent: Record<string, unknown> = {},
   attach: 'pid' | 'pane' = 'pid',
+  realCgroup?: string,
 ): FixtureDaemon {
   const pid = attach === 'pid' ? { pid: claude.findClaudePid() ?? -1 } : {};
   const daemon = startFixtureDaemon({
     initialRatio: 0.75,
+    ...(realCgroup === undefined ? {} : { realCgroup }),
     env: { HOME: claude.home },
     daemon: {
       agent: {
@@ -90,4 +95,40 @@ export function archiveDirOf(detail: unknown): string {
   const match = / to (\/\S+?)(?:;| \(|$)/.exec(String(detail));
   if (match?.[1] === undefined) throw new Error(`no archive directory in ${String(detail)}`);
   return match[1];
+}
+
+/**
+ * Turns, each prompt typed while the previous answer still streams (claude queues it), until
+ * memgov decides an action; returns that decision. The test types only into a busy claude and
+ * memgov only into an idle one, so their keystrokes never meet: a claude left idle between turns
+ * grows for seconds after its answer ended (measured: 295 -> 396 MiB in 3 s), so memgov may
+ * decide then, and a prompt typed into the idle pane would collide with its /compact. The fake's
+ * answers must stream slowly enough (seconds) for the next prompt to be typed meanwhile.
+ */
+export async function growWhileBusy(
+  claude: RealClaude,
+  fake: FakeAnthropic,
+  daemon: FixtureDaemon,
+  options: { maxTurns: number; prefix: string },
+): Promise<{ decision: Readonly<Record<string, unknown>>; turns: number }> {
+  const seen = daemon.named('decision').length;
+  const decided = () =>
+    daemon
+      .named('decision')
+      .slice(seen)
+      .find((f) => f.action !== null);
+  let request = await sendTurn(claude, fake, `${options.prefix}-1 big reply please`);
+  let turns = 1;
+  while (turns < options.maxTurns && decided() === undefined) {
+    if (request.answeredAtMs !== null)
+      throw new Error(`answer ${turns} ended before the next prompt: stream the replies slower`);
+    turns += 1;
+    const prompt = `${options.prefix}-${turns} big reply please`;
+    await claude.sendLine(prompt);
+    request = await pollUntil(`"${prompt}" at the fake`, 60_000, () =>
+      fake.messageRequests().find((r) => lastUserText(r.body).includes(prompt)),
+    );
+  }
+  const decision = await daemon.waitFor('decision', (f) => f.action !== null, 60_000);
+  return { decision, turns };
 }

@@ -75,6 +75,12 @@ export interface RealClaudeOptions {
   trusted?: boolean;
   /** Start in the HOME and cwd of an earlier claude (a relaunch) instead of fresh ones. */
   reuse?: { home: string; cwd: string };
+  /**
+   * A v1 memory cgroup to start claude in: the pane's shell writes its own pid to cgroup.procs,
+   * then execs claude, so every page claude faults in is charged there (v1 charges the cgroup of
+   * the task that faults a page in, and a process moved later keeps its old charges).
+   */
+  cgroupDir?: string;
 }
 
 function writeClaudeJson(home: string, cwd: string, trusted: boolean): void {
@@ -118,7 +124,13 @@ function launchArgv(bin: string, home: string, options: RealClaudeOptions): stri
 
 function launchCommand(bin: string, home: string, options: RealClaudeOptions): string {
   const run = launchArgv(bin, home, options).map(shellQuote).join(' ');
-  return options.viaShell === true ? `bash -c ${shellQuote(`${run}; exec bash`)}` : `exec ${run}`;
+  const enter =
+    options.cgroupDir === undefined
+      ? ''
+      : `echo $$ > ${shellQuote(`${options.cgroupDir}/cgroup.procs`)} && `;
+  const start =
+    options.viaShell === true ? `bash -c ${shellQuote(`${run}; exec bash`)}` : `exec ${run}`;
+  return `${enter}${start}`;
 }
 
 /** pid -> [ppid, comm] of every process, from /proc/<pid>/stat. */
