@@ -119,10 +119,12 @@ export function createSupervisorMachine(options: SupervisorOptions) {
       })),
       forwardRequest: enqueueActions(({ enqueue }, params: { request: ActionRequest | null }) => {
         if (params.request === null) return;
-        const { seq, action, atMs, ratio, usedBytes, limitBytes } = params.request;
+        const { seq, action, atMs, ratio, usedBytes, limitBytes, earlierTier3AtMs } =
+          params.request;
         const request = {
           ...{ seq, action, atMs, ratio, usedBytes, limitBytes },
           ...toolFieldsOf(params.request),
+          ...(earlierTier3AtMs === undefined ? {} : { earlierTier3AtMs }),
         };
         enqueue.sendParent({ type: 'ACTION.REQUESTED', request });
       }),

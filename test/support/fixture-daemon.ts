@@ -8,7 +8,8 @@ import { memoryLog, type LogFields } from '../../actors/log.ts';
 import { runDaemon } from '../../cli/daemon.ts';
 import { pollUntil } from './daemon.ts';
 
-const FIXTURE = new URL('../fixtures/cgroup/v1-limited/', import.meta.url).pathname;
+/** The cgroup v1 fixture each daemon's scratch dir gets a copy of (as `cgroup/`). */
+export const FIXTURE = new URL('../fixtures/cgroup/v1-limited/', import.meta.url).pathname;
 /** memory.limit_in_bytes of the fixture. */
 export const FIXTURE_LIMIT_BYTES = 64 * 1024 * 1024;
 
@@ -27,8 +28,13 @@ export interface FixtureDaemon {
   ): Promise<LogFields>;
   /** Every record's fields with this message. */
   named(message: string): LogFields[];
-  /** Stops the daemon (as SIGTERM would), returns its exit code, and removes the scratch dir. */
-  stop(): Promise<number>;
+  /** Resolves with the exit code once the daemon ended on its own (or was stopped). */
+  readonly exited: Promise<number>;
+  /**
+   * Stops the daemon (as SIGTERM would), returns its exit code, and removes the scratch dir
+   * unless `keep` (a later daemon restarts over the same cgroup, state file and archives).
+   */
+  stop(options?: { readonly keep?: boolean }): Promise<number>;
 }
 
 /**
@@ -43,10 +49,12 @@ export function startFixtureDaemon(options: {
   /** The agent memgov launches (`memgov run -- ARGV`), and where; default none (attached). */
   readonly agentCommand?: readonly string[];
   readonly cwd?: string;
+  /** The scratch dir of an earlier daemon kept with `stop({keep: true})`: memgov restarted. */
+  readonly work?: string;
 }): FixtureDaemon {
-  const work = mkdtempSync(join(tmpdir(), 'memgov-fx-'));
+  const work = options.work ?? mkdtempSync(join(tmpdir(), 'memgov-fx-'));
   const cgroup = join(work, 'cgroup');
-  cpSync(FIXTURE, cgroup, { recursive: true });
+  if (options.work === undefined) cpSync(FIXTURE, cgroup, { recursive: true });
   const usage = join(cgroup, 'memory.usage_in_bytes');
   const setRatio = (ratio: number): void =>
     writeFileSync(usage, `${Math.round(ratio * FIXTURE_LIMIT_BYTES)}\n`);
@@ -90,10 +98,11 @@ export function startFixtureDaemon(options: {
         () => named(message).find(match),
         () => log.records.map((r) => `${r.message} ${JSON.stringify(r.fields)}`).join('\n'),
       ),
-    stop: async () => {
+    exited: done,
+    stop: async ({ keep = false } = {}) => {
       stopDaemon('test over');
       const code = await done;
-      rmSync(work, { recursive: true, force: true });
+      if (!keep) rmSync(work, { recursive: true, force: true });
       return code;
     },
   };
