@@ -11,6 +11,7 @@ import type { Tmux } from '../adapters/tmux.ts';
 import { pause } from '../lib/time.ts';
 import type { AgentHandle, LaunchOptions } from './agent.ts';
 import {
+  logRelaunch,
   relaunchAfterBackoff,
   startLifecycle,
   type Lifecycle,
@@ -97,8 +98,9 @@ export function tmuxLaunchedAgent(options: TmuxLaunchOptions, log: Log): AgentHa
     identity: () => agent.lifecycle.run()?.identity ?? null,
     stdin: () => null,
     pane: () => agent.name,
-    expectExit: () => void agent.lifecycle.send({ type: 'EXIT_EXPECTED' }),
+    expectExit: (stop) => void agent.lifecycle.send({ type: 'EXIT_EXPECTED', ...stop }),
     finished: agent.lifecycle.finished,
+    relaunchBudgetSpent: () => agent.lifecycle.relaunchBudgetSpent(),
     shutdown: (graceMs) => stopPane(agent, graceMs),
   };
 }
@@ -292,9 +294,13 @@ async function onExit(agent: PaneAgent, gone: PaneRun): Promise<void> {
     ...(oomKilled === null ? {} : { statusLost: true, oomKilled }),
   });
   if (!relaunch) return;
-  const resumed = options.profile.resumeArgv(options.argv, await sessionToResume(agent));
+  // A fresh relaunch asks no profile: some resume the latest session when given none (gemini).
+  const resumed =
+    lifecycle.step() === 'fresh'
+      ? null
+      : options.profile.resumeArgv(options.argv, await sessionToResume(agent));
   const argv = resumed ?? options.argv;
-  log.info('relaunching agent', { delayMs: lifecycle.delayMs(), command: argv });
+  logRelaunch(log, lifecycle, argv);
   relaunchAfterBackoff(lifecycle, () => void startInPane(agent, argv, resumed !== null));
 }
 

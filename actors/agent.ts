@@ -7,8 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { identify, startedAtMs, type ProcessIdentity } from '../adapters/proc.ts';
-import type { RelaunchBackoff } from '../machines/agent-lifecycle.machine.ts';
+import type { RelaunchPolicy, Tier3Stop } from '../machines/agent-lifecycle.machine.ts';
 import {
+  logRelaunch,
   relaunchAfterBackoff,
   startLifecycle,
   type Lifecycle,
@@ -23,10 +24,18 @@ export interface AgentHandle {
   identity(): ProcessIdentity | null;
   /** The launched agent's stdin, or null. */
   stdin(): Writable | null;
-  /** Tier 3 is about to stop the agent: a launched one is relaunched when it exits. */
-  expectExit(): void;
-  /** Resolves with the agent's exit code when memgov should stop with it (launched mode only). */
+  /**
+   * Tier 3 is about to stop the agent: a launched one is relaunched when it exits, resuming or
+   * fresh by the tier 3s before (machines/relaunch.ts), or not at all once the budget is spent.
+   */
+  expectExit(stop: Tier3Stop): void;
+  /**
+   * Resolves with the agent's exit code when memgov should stop with it (launched mode only):
+   * the agent ended on its own, or after a tier 3 that spent the relaunch budget.
+   */
   readonly finished: Promise<number>;
+  /** True once `finished` resolved because the relaunch budget was spent (memgov exits 4). */
+  relaunchBudgetSpent(): boolean;
   /** Stops a launched agent (SIGTERM to its group) when memgov shuts down; no-op when attached. */
   shutdown(graceMs: number): Promise<void>;
   /** The tmux pane the agent runs in, when memgov launched it in tmux; absent otherwise. */
@@ -113,11 +122,12 @@ export function attachedAgent(
     stdin: () => null,
     expectExit: () => undefined,
     finished: NEVER,
+    relaunchBudgetSpent: () => false,
     shutdown: () => Promise.resolve(),
   };
 }
 
-export interface LaunchOptions extends RelaunchBackoff {
+export interface LaunchOptions extends RelaunchPolicy {
   readonly argv: readonly string[];
   readonly now: () => number;
 }
@@ -135,8 +145,9 @@ export function launchedAgent(options: LaunchOptions, log: Log): AgentHandle {
     launched: true,
     identity: () => lifecycle.run()?.identity ?? null,
     stdin: () => lifecycle.run()?.child.stdin ?? null,
-    expectExit: () => void lifecycle.send({ type: 'EXIT_EXPECTED' }),
+    expectExit: (stop) => void lifecycle.send({ type: 'EXIT_EXPECTED', ...stop }),
     finished: lifecycle.finished,
+    relaunchBudgetSpent: () => lifecycle.relaunchBudgetSpent(),
     shutdown: (graceMs) => stopChild(lifecycle, graceMs),
   };
 }
@@ -163,12 +174,13 @@ function spawnAgent(options: LaunchOptions, log: Log, lifecycle: Lifecycle<Child
   });
   proc.on('exit', (code, signal) => {
     const ranMs = options.now() - startedAtMs;
-    // The machine relaunches after memgov's own tier 3 and after a kernel kill (SIGKILL: OOM);
-    // otherwise the agent chose to exit and memgov ends with it.
+    // The machine relaunches after memgov's own tier 3 (unless the relaunch budget is spent) and
+    // after a kernel kill (SIGKILL: OOM); otherwise the agent chose to exit and memgov ends with it.
+    // A plain child has no resume: a fresh relaunch runs the same command, and says so.
     const relaunch = lifecycle.send({ type: 'EXITED', code, signal, ranMs }) === 'backoff';
     log.info('agent exited', { code, signal, ranMs, relaunch });
     if (!relaunch) return;
-    log.info('relaunching agent', { delayMs: lifecycle.delayMs() });
+    logRelaunch(log, lifecycle, options.argv);
     relaunchAfterBackoff(lifecycle, () => spawnAgent(options, log, lifecycle));
   });
 }

@@ -17,6 +17,7 @@ import type { Tmux } from '../adapters/tmux.ts';
 import type { TmuxTransportOptions } from '../transports/tmux.ts';
 import type { DaemonConfig, TransportKind } from '../machines/daemon-config.ts';
 import type { PendingAction } from '../machines/records.ts';
+import type { Tier3Stop } from '../machines/agent-lifecycle.machine.ts';
 import { tierOfAction } from '../machines/policy.ts';
 import { profileFor, type AgentProfile, type SessionSet } from '../agents/index.ts';
 import type { AgentHandle } from './agent.ts';
@@ -207,12 +208,18 @@ async function agentSessionSet(
  * since the last archive are hard-linked from it). Returns a note for the action's detail, or
  * null when there is nothing to archive. Never rejects: a failed archive is a note, not a throw.
  */
+/** What an archive wrote, for the action's detail, and its directory (null when it failed). */
+interface ArchiveNote {
+  readonly note: string;
+  readonly dir: string | null;
+}
+
 async function archiveAll(
   reason: 'checkpoint' | 'tier3',
   request: PendingAction,
   identity: ProcessIdentity | null,
   deps: PerformDeps,
-): Promise<string | null> {
+): Promise<ArchiveNote | null> {
   const { archive } = deps.config;
   const profile = deps.profile ?? profileFor(deps.config.agent);
   const sources = [...archive.paths];
@@ -248,19 +255,25 @@ async function archiveAll(
   });
   if (archived.isErr()) {
     deps.log.error('archive failed', { reason, detail: formatArchiveError(archived.error) });
-    return `${reason === 'checkpoint' ? 'checkpoint' : 'archive'} failed: ${formatArchiveError(archived.error)}`;
+    const failed = `${reason === 'checkpoint' ? 'checkpoint' : 'archive'} failed: ${formatArchiveError(archived.error)}`;
+    return { note: failed, dir: null };
   }
   const a = archived.value;
   deps.log.info(reason === 'checkpoint' ? 'session checkpointed' : 'session archived', { ...a });
   const linked =
     a.linked === undefined || a.linked === 0 ? '' : `, ${a.linked} unchanged files linked`;
   const what = reason === 'checkpoint' ? 'checkpoint: archived' : 'archived';
-  return `${what} ${a.files} files (${a.bytes} bytes${linked}) to ${a.dir}${a.complete ? '' : ' (incomplete)'}`;
+  const note = `${what} ${a.files} files (${a.bytes} bytes${linked}) to ${a.dir}${a.complete ? '' : ' (incomplete)'}`;
+  return { note, dir: a.dir };
 }
 
-async function stopAgent(identity: ProcessIdentity, deps: PerformDeps): Promise<PerformResult> {
+async function stopAgent(
+  identity: ProcessIdentity,
+  stop: Tier3Stop,
+  deps: PerformDeps,
+): Promise<PerformResult> {
   const { terminateGraceMs, killAfterMs } = deps.config.agent;
-  deps.agent.expectExit();
+  deps.agent.expectExit(stop);
   const sent = signalVerified(identity, 'SIGTERM', { group: true });
   if (sent.isErr())
     return { outcome: 'failed', detail: `SIGTERM not sent: ${formatProcError(sent.error)}` };
@@ -291,13 +304,18 @@ async function archiveThenTerminate(
 ): Promise<PerformResult> {
   const identity = await agentIdentity(deps);
   // Stopping the agent matters more than the archive: a failed archive is noted, and we go on.
-  const note = await archiveAll('tier3', request, identity, deps);
-  const notes = note === null ? [] : [note];
+  const archived = await archiveAll('tier3', request, identity, deps);
+  const notes = archived === null ? [] : [archived.note];
   if (identity === null) {
     const detail = [...notes, 'no agent process is known: nothing to stop'].join('; ');
     return { outcome: deps.transport === 'none' ? 'skipped' : 'failed', detail };
   }
-  const stopped = await stopAgent(identity, deps);
+  const stop = {
+    atMs: request.atMs,
+    earlierTier3AtMs: request.earlierTier3AtMs ?? [],
+    archiveDir: archived?.dir ?? null,
+  };
+  const stopped = await stopAgent(identity, stop, deps);
   return {
     outcome: stopped.outcome,
     detail: [...notes, stopped.detail ?? ''].filter((n) => n !== '').join('; '),
@@ -328,7 +346,7 @@ export function createPerform(deps: PerformDeps) {
     if (request.action !== 'compact' || result.outcome !== 'ok') return result;
     // Tier 1 checkpoint: if the kernel wins a later race, a recent archive is still there, and
     // tier 3 only tops it up (its archive links what did not change since).
-    const note = await archiveAll('checkpoint', request, identity, deps);
+    const note = (await archiveAll('checkpoint', request, identity, deps))?.note ?? null;
     if (note === null) return result;
     return {
       outcome: 'ok',

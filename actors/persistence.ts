@@ -37,6 +37,7 @@ export function durableKey(governor: GovernorContext | null): string {
     speed,
     governor.actions,
     governor.oom,
+    governor.tier3AtMs,
   ]);
 }
 

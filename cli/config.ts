@@ -40,6 +40,7 @@ const DAEMON_ENV: Readonly<Record<string, string>> = {
   MEMGOV_CGROUP: 'cgroup',
   MEMGOV_DRY_RUN: 'dryRun',
   MEMGOV_LOG_LEVEL: 'logLevel',
+  MEMGOV_RELAUNCH_WINDOW_MS: 'relaunchWindowMs',
 };
 
 /**

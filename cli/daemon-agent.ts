@@ -53,7 +53,8 @@ export function startAgent(
   const config = options.config.daemon.agent;
   const profile = profileFor(config);
   const tmux = tmuxClient(config);
-  const launch = { argv: options.agentCommand, ...RELAUNCH, now };
+  const relaunchWindowMs = options.config.daemon.relaunchWindowMs;
+  const launch = { argv: options.agentCommand, ...RELAUNCH, relaunchWindowMs, now };
   const lineage = sessionLineage(log);
   const oomKills = (): number | null =>
     reader.read().match(

@@ -11,6 +11,12 @@ import type { DaemonOptions } from './daemon.ts';
 /** The supervisor's restart budget was spent: the outer loop should restart memgov. */
 export const EXIT_BUDGET_SPENT = 3;
 
+/**
+ * Launch mode: a third tier 3 within relaunchWindowMs (machines/relaunch.ts). Even a fresh agent
+ * climbs straight back, so memgov stops relaunching and the pod's restart policy takes over.
+ */
+export const EXIT_RELAUNCH_BUDGET_SPENT = 4;
+
 /** Resolves on SIGTERM or SIGINT; `dispose` removes the listeners (in-process callers). */
 export interface StopSignals {
   readonly signal: Promise<string>;
@@ -66,6 +72,29 @@ export interface RunningSystem {
   readonly signals: StopSignals | null;
 }
 
+type StopReason =
+  | { readonly kind: 'signal'; readonly name: string }
+  | { readonly kind: 'agent' | 'supervisor'; readonly code: number };
+
+/** One line for why memgov stops (the supervisor's giving up is logged where it is seen). */
+function logStop(reason: StopReason, exitCode: number, options: DaemonOptions): void {
+  const { log, config } = options;
+  if (exitCode === EXIT_RELAUNCH_BUDGET_SPENT) {
+    log.error('relaunch budget spent: a third tier 3 within relaunchWindowMs; exiting 4', {
+      relaunchWindowMs: config.daemon.relaunchWindowMs,
+      agentExitCode: reason.kind === 'agent' ? reason.code : null,
+      archiveDir: config.daemon.archive.dir,
+    });
+  } else if (reason.kind === 'signal') log.info('stopping', { signal: reason.name });
+  else if (reason.kind === 'agent') log.info('stopping', { agentExitCode: reason.code });
+}
+
+/** memgov's exit code for why it stops: the agent's own exit is never passed on. */
+function exitCodeOf(reason: StopReason, agent: AgentHandle): number {
+  if (reason.kind === 'supervisor') return reason.code;
+  return reason.kind === 'agent' && agent.relaunchBudgetSpent() ? EXIT_RELAUNCH_BUDGET_SPENT : 0;
+}
+
 export async function runUntilStopped(system: RunningSystem): Promise<number> {
   const { actor, agent, observers, persister, options } = system;
   const { log } = options;
@@ -82,21 +111,16 @@ export async function runUntilStopped(system: RunningSystem): Promise<number> {
       atMs: system.now(),
     });
   }
-  const stopReason = await Promise.race([
+  const stopReason: StopReason = await Promise.race([
     (options.stopSignal ?? signals?.signal ?? new Promise<string>(() => undefined)).then(
       (name) => ({ kind: 'signal' as const, name }),
     ),
     agent.finished.then((code) => ({ kind: 'agent' as const, code })),
     done.then((code) => ({ kind: 'supervisor' as const, code })),
   ]);
-  const exitCode = stopReason.kind === 'supervisor' ? stopReason.code : 0;
+  const exitCode = exitCodeOf(stopReason, agent);
+  logStop(stopReason, exitCode, options);
   if (stopReason.kind !== 'supervisor') {
-    log.info(
-      'stopping',
-      stopReason.kind === 'signal'
-        ? { signal: stopReason.name }
-        : { agentExitCode: stopReason.code },
-    );
     persister.forceNext();
     actor.send({ type: 'STOP' });
     // The agent's own status is reported (agentExitCode above), never passed on as memgov's: an

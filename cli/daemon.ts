@@ -33,7 +33,7 @@ import {
 import { listenForStop, runUntilStopped } from './daemon-stop.ts';
 import { EXIT_FAILURE } from './io.ts';
 
-export { EXIT_BUDGET_SPENT } from './daemon-stop.ts';
+export { EXIT_BUDGET_SPENT, EXIT_RELAUNCH_BUDGET_SPENT } from './daemon-stop.ts';
 
 export interface DaemonOptions {
   readonly config: MemgovConfig;

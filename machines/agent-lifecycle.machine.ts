@@ -2,8 +2,10 @@
 // announces that it is about to stop it; when it exits memgov either relaunches it after a
 // backoff or ends with the agent's own exit code. Pure: the actors in actors/agent.ts and
 // actors/agent-tmux.ts spawn, signal and poll, and report what happened as events; time arrives
-// in those events, never from a clock read here.
+// in those events, never from a clock read here. Each tier 3 steps the relaunch down
+// (machines/relaunch.ts): resume, then fresh, then memgov gives up with exit 4.
 import { assign, setup } from 'xstate';
+import { relaunchStep, type RelaunchStep } from './relaunch.ts';
 
 /** How long a relaunch waits after an exit. */
 export interface RelaunchBackoff {
@@ -12,6 +14,21 @@ export interface RelaunchBackoff {
   readonly maxBackoffMs: number;
   /** A run longer than this resets the backoff. */
   readonly healthyAfterMs: number;
+}
+
+/** The machine's input: the backoff, and the window the relaunch step-down counts tier 3s in. */
+export interface RelaunchPolicy extends RelaunchBackoff {
+  readonly relaunchWindowMs: number;
+}
+
+/** A tier 3 about to stop the agent, as the executor knows it. */
+export interface Tier3Stop {
+  /** When the governor dispatched it (wall clock, ms). */
+  readonly atMs: number;
+  /** When the tier 3s before it were dispatched (the governor's persisted history). */
+  readonly earlierTier3AtMs: readonly number[];
+  /** The archive tier 3 wrote before the SIGTERM, or null when it wrote none. */
+  readonly archiveDir: string | null;
 }
 
 /** One run of the agent, as the actor that started it knows it; the machine only keeps it. */
@@ -37,14 +54,14 @@ export type LifecycleEvent =
   /** The agent could not be started at all (no such program, tmux refused, gone at once). */
   | { readonly type: 'LAUNCH_FAILED' }
   /** Tier 3 is about to stop the agent: its exit is memgov's doing, so it is relaunched. */
-  | { readonly type: 'EXIT_EXPECTED' }
+  | ({ readonly type: 'EXIT_EXPECTED' } & Tier3Stop)
   | ({ readonly type: 'EXITED' } & AgentExit)
   | { readonly type: 'BACKOFF_DONE' }
   /** memgov itself stops: the agent is stopped and never relaunched. */
   | { readonly type: 'SHUTDOWN' };
 
 export interface LifecycleContext {
-  readonly backoff: RelaunchBackoff;
+  readonly backoff: RelaunchPolicy;
   /** The run now going on, or null between runs. */
   readonly run: AgentRun | null;
   /** Tier 3 announced the stop while a run was still being started (known by its pane first). */
@@ -55,6 +72,10 @@ export interface LifecycleContext {
   readonly nextDelayMs: number;
   /** What memgov exits with once the agent finished; null until then. */
   readonly exitCode: number | null;
+  /** What the next relaunch does: set by each tier 3, back to `resume` once a run started. */
+  readonly step: RelaunchStep;
+  /** The tier-3 archives written since memgov started, oldest first (named by a fresh start). */
+  readonly archivesKept: readonly string[];
 }
 
 /** The exit code when a signal ended the agent or its code was lost (as a shell reports it). */
@@ -80,7 +101,7 @@ export function relaunchDelay(
   return { delayMs, nextDelayMs: Math.min(backoff.maxBackoffMs, delayMs * 2) };
 }
 
-export function initialLifecycleContext(backoff: RelaunchBackoff): LifecycleContext {
+export function initialLifecycleContext(backoff: RelaunchPolicy): LifecycleContext {
   return {
     backoff,
     run: null,
@@ -88,6 +109,19 @@ export function initialLifecycleContext(backoff: RelaunchBackoff): LifecycleCont
     delayMs: null,
     nextDelayMs: backoff.backoffMs,
     exitCode: null,
+    step: 'resume',
+    archivesKept: [],
+  };
+}
+
+/** The context after a tier 3 announced the stop: the step its relaunch takes, its archive. */
+function announced(context: LifecycleContext, stop: Tier3Stop): Partial<LifecycleContext> {
+  const { atMs, earlierTier3AtMs, archiveDir } = stop;
+  return {
+    exitAnnounced: true,
+    step: relaunchStep(earlierTier3AtMs, atMs, context.backoff.relaunchWindowMs),
+    archivesKept:
+      archiveDir === null ? context.archivesKept : [...context.archivesKept, archiveDir],
   };
 }
 
@@ -108,16 +142,24 @@ export const agentLifecycleMachine = setup({
   types: {
     context: {} as LifecycleContext,
     events: {} as LifecycleEvent,
-    input: {} as RelaunchBackoff,
+    input: {} as RelaunchPolicy,
     output: {} as { readonly exitCode: number | null },
   },
   guards: {
     exitAnnounced: ({ context }) => context.exitAnnounced,
+    relaunchBudgetSpent: ({ context }) => context.step === 'give-up',
     killedByKernel: ({ event }) => event.type === 'EXITED' && killedByKernel(event),
   },
   actions: {
-    recordRun: assign(({ event }) => (event.type === 'STARTED' ? { run: event.run } : {})),
-    announceExit: assign({ exitAnnounced: true }),
+    // A run that started resets the step, unless tier 3 was announced while it was starting.
+    recordRun: assign(({ context, event }) =>
+      event.type !== 'STARTED'
+        ? {}
+        : { run: event.run, ...(context.exitAnnounced ? {} : { step: 'resume' as const }) },
+    ),
+    announceExit: assign(({ context, event }) =>
+      event.type === 'EXIT_EXPECTED' ? announced(context, event) : {},
+    ),
     recordLaunchFailure: assign({ run: null, exitCode: EXIT_CODE_NOT_STARTED }),
     recordExitCode: assign(({ event }) => ({
       run: null,
@@ -143,7 +185,7 @@ export const agentLifecycleMachine = setup({
     starting: launching,
     running: {
       on: {
-        EXIT_EXPECTED: { target: 'expectingExit' },
+        EXIT_EXPECTED: { target: 'expectingExit', actions: 'announceExit' },
         // Otherwise the agent chose to exit, and memgov ends with it.
         EXITED: [
           { guard: 'killedByKernel', target: 'backoff', actions: 'startBackoff' },
@@ -154,7 +196,11 @@ export const agentLifecycleMachine = setup({
     },
     expectingExit: {
       on: {
-        EXITED: { target: 'backoff', actions: 'startBackoff' },
+        // The third tier 3 in the window: its archive and SIGTERM happened, the relaunch does not.
+        EXITED: [
+          { guard: 'relaunchBudgetSpent', target: 'finished', actions: 'recordExitCode' },
+          { target: 'backoff', actions: 'startBackoff' },
+        ],
         SHUTDOWN: { target: 'stopping' },
       },
     },
@@ -173,7 +219,10 @@ export const agentLifecycleMachine = setup({
         LAUNCH_FAILED: { target: 'stopped' },
       },
     },
-    /** The agent ended on its own (or never started): memgov stops with its exit code. */
+    /**
+     * The agent ended on its own (or never started): memgov stops with its exit code. Or the
+     * relaunch budget is spent (`step` is `give-up`): memgov ends with exit 4.
+     */
     finished: { type: 'final' },
     /** memgov stopped the agent on its way out. */
     stopped: { type: 'final' },
@@ -190,3 +239,11 @@ export type LifecycleState =
   | 'stopping'
   | 'finished'
   | 'stopped';
+
+/** The lifecycle ended because a tier 3 spent the relaunch budget (memgov then exits 4). */
+export function relaunchBudgetSpent(snapshot: {
+  readonly value: unknown;
+  readonly context: LifecycleContext;
+}): boolean {
+  return snapshot.value === 'finished' && snapshot.context.step === 'give-up';
+}

@@ -4,6 +4,7 @@
 import { quoteValue } from '../lib/quote.ts';
 import type { ConfigIssue, PolicyConfig } from './config.ts';
 import { DEFAULT_RESTART_BUDGET, type RestartBudget } from './restart-budget.ts';
+import { DEFAULT_RELAUNCH_WINDOW_MS } from './relaunch.ts';
 import { isRecord } from '../lib/record.ts';
 
 export type TransportKind = 'none' | 'stdin' | 'command' | 'tmux';
@@ -106,6 +107,11 @@ export interface DaemonConfig {
   readonly metrics: EndpointConfig;
   readonly inspect: EndpointConfig;
   readonly journal: JournalConfig;
+  /**
+   * Launch mode: a second tier 3 within this long of the first relaunches fresh, a third ends
+   * memgov with exit 4 (machines/relaunch.ts). 0 turns the step-down off (every relaunch resumes).
+   */
+  readonly relaunchWindowMs: number;
 }
 
 /** Defaults that depend on the environment: AGENT_DATA is where the pod keeps agent state. */
@@ -141,6 +147,7 @@ export function defaultDaemonConfig(agentData: string): DaemonConfig {
     metrics: { enabled: false, host: LOOPBACK, port: DEFAULT_METRICS_PORT },
     inspect: { enabled: false, host: LOOPBACK, port: DEFAULT_INSPECT_PORT },
     journal: { enabled: true, path: null, maxBytes: 10 * 1024 * 1024, keep: 3 },
+    relaunchWindowMs: DEFAULT_RELAUNCH_WINDOW_MS,
   };
 }
 
@@ -312,6 +319,7 @@ export const DAEMON_KEYS = [
   'metrics',
   'inspect',
   'journal',
+  'relaunchWindowMs',
 ];
 const ENDPOINT_KEYS = ['enabled', 'host', 'port'];
 const AGENT_KEYS = [
@@ -525,6 +533,14 @@ export function resolveDaemon(
     metrics: readEndpoint(reader, 'metrics', raw.metrics, base.metrics),
     inspect: readEndpoint(reader, 'inspect', raw.inspect, base.inspect),
     journal: readJournal(reader, raw.journal, base.journal),
+    relaunchWindowMs: readInt(
+      reader,
+      'relaunchWindowMs',
+      raw.relaunchWindowMs,
+      base.relaunchWindowMs,
+      0,
+      MAX_MS,
+    ),
   };
   return { config, issues: reader.issues };
 }

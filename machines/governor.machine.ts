@@ -32,6 +32,7 @@ import {
   type OomRecord,
   type PendingAction,
 } from './records.ts';
+import { rememberTier3, tier3HistoryOf } from './relaunch.ts';
 
 export type { ActionOutcome, ActionRecord, PendingAction } from './records.ts';
 
@@ -44,6 +45,11 @@ export interface GovernorContext {
   /** The newest actions, dispatched first and completed by the executor's results. */
   readonly actions: readonly ActionRecord[];
   readonly oom: OomRecord;
+  /**
+   * When the latest tier 3s (archive-terminate, not a stop-tool in its place) were dispatched,
+   * newest last (machines/relaunch.ts). Absent in snapshots written before the relaunch step-down.
+   */
+  readonly tier3AtMs?: readonly number[];
 }
 
 export type GovernorEvent =
@@ -138,6 +144,9 @@ export function createGovernorMachine(config: PolicyConfig) {
                   decision.t,
                   tierOf(context.facts, decision.t, config),
                 ),
+          ...(decision.action === 'archive-terminate'
+            ? { tier3AtMs: rememberTier3(tier3HistoryOf(context), decision.t) }
+            : {}),
         };
       }),
       recordAgentStarted: assign(({ context, event }) =>
@@ -274,6 +283,10 @@ export function requestOf(context: GovernorContext): ActionRequest | null {
     usedBytes: decision.usedBytes,
     limitBytes: decision.limitBytes,
     ...toolFieldsOf(decision),
+    // The relaunch after it steps down by the tier 3s before this one (machines/relaunch.ts).
+    ...(decision.action === 'archive-terminate'
+      ? { earlierTier3AtMs: tier3HistoryOf(context).slice(0, -1) }
+      : {}),
   };
 }
 

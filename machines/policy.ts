@@ -213,6 +213,28 @@ function nextThresholdAbove(ratio: number, config: PolicyConfig): number {
 }
 
 /**
+ * The floor of the urgent interval. At 500 MiB/s in a 320 MiB cgroup 70% to 100% takes 0.19 s
+ * (docs/BENCHMARKS.md), so a flat 250 ms urgent poll let the kernel win before tier 3; a cgroup
+ * read costs well under a millisecond, and 50 ms puts a sample within 25 MiB of each threshold.
+ */
+export const URGENT_FLOOR_MS = 50;
+
+/**
+ * The urgent interval: the time the measured growth needs to reach the next threshold (the limit
+ * once all are passed), so the next sample lands just past it; at most urgentPollMs, at least
+ * URGENT_FLOOR_MS (or urgentPollMs when that is configured lower).
+ */
+export function urgentDelayMs(
+  headroomBytes: number,
+  growthBytesPerSec: number,
+  config: PolicyConfig,
+): number {
+  const floorMs = Math.min(URGENT_FLOOR_MS, config.urgentPollMs);
+  const toThresholdMs = Math.ceil((headroomBytes / growthBytesPerSec) * 1000);
+  return Math.max(floorMs, Math.min(config.urgentPollMs, toThresholdMs));
+}
+
+/**
  * The polling speed and delay after a sample without action. Relaxed and fast intervals are
  * shortened by headroom: the time the assumed worst growth rate needs to reach the next
  * threshold (earlyoom's sleep_time_ms idea), so a burst starting between two polls is still
@@ -244,7 +266,10 @@ export function choosePolling(
   if (growthBytesPerSec > 0) {
     const toLimitMs = (Math.max(0, limitBytes - usedBytes) / growthBytesPerSec) * 1000;
     if (toLimitMs < config.urgentHorizonIntervals * baseMs) {
-      return { speed: 'urgent', nextPollMs: config.urgentPollMs };
+      return {
+        speed: 'urgent',
+        nextPollMs: urgentDelayMs(headroomBytes, growthBytesPerSec, config),
+      };
     }
     // The measured growth reaches the next threshold before the interval ends: look then, not
     // a whole interval later (a sample at 69.9% would otherwise wait minPollMs past the crossing).

@@ -25,6 +25,11 @@ export interface PendingAction {
   readonly tool?: ToolUse;
   /** stop-tool: the agent rung it replaced (and counts as). */
   readonly replaces?: LadderAction;
+  /**
+   * archive-terminate, in the request only (not in the records): when the tier 3s before it were
+   * dispatched, for the relaunch step-down (machines/relaunch.ts).
+   */
+  readonly earlierTier3AtMs?: readonly number[];
 }
 
 /** The stop-tool fields of a decision or request, copied only when present. */

@@ -120,10 +120,11 @@ export function createSupervisorMachine(options: SupervisorOptions) {
       forwardRequest: enqueueActions(({ context, enqueue }) => {
         const requested = requestOf(context);
         if (requested === null) return;
-        const { seq, action, atMs, ratio, usedBytes, limitBytes } = requested;
+        const { seq, action, atMs, ratio, usedBytes, limitBytes, earlierTier3AtMs } = requested;
         const request = {
           ...{ seq, action, atMs, ratio, usedBytes, limitBytes },
           ...toolFieldsOf(requested),
+          ...(earlierTier3AtMs === undefined ? {} : { earlierTier3AtMs }),
         };
         enqueue.sendParent({ type: 'ACTION.REQUESTED', request });
       }),

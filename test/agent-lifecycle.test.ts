@@ -10,7 +10,12 @@ import {
 
 type Snapshot = SnapshotFrom<typeof agentLifecycleMachine>;
 
-const BACKOFF = { backoffMs: 1_000, maxBackoffMs: 8_000, healthyAfterMs: 60_000 } as const;
+const BACKOFF = {
+  backoffMs: 1_000,
+  maxBackoffMs: 8_000,
+  healthyAfterMs: 60_000,
+  relaunchWindowMs: 1_800_000,
+} as const;
 
 function boot(): Snapshot {
   return initialTransition(agentLifecycleMachine, BACKOFF)[0];
@@ -51,6 +56,12 @@ const exited = (
   ...(oomKilled === undefined ? {} : { oomKilled }),
 });
 const killed = (ranMs: number): LifecycleEvent => exited(ranMs, null, 'SIGKILL');
+/** Tier 3 announces the stop: dispatched at atMs, after tier 3s at earlierTier3AtMs. */
+const tier3 = (
+  atMs = 0,
+  earlierTier3AtMs: readonly number[] = [],
+  archiveDir: string | null = null,
+): LifecycleEvent => ({ type: 'EXIT_EXPECTED', atMs, earlierTier3AtMs, archiveDir });
 
 describe('the agent lifecycle machine', () => {
   it('starts in `starting` and records the run STARTED reports', () => {
@@ -63,7 +74,7 @@ describe('the agent lifecycle machine', () => {
   it('expected exit -> backoff -> relaunch: tier 3 stopped it, so it comes back', () => {
     const trace = drive([
       started(41),
-      { type: 'EXIT_EXPECTED' },
+      tier3(),
       exited(3_000, 143, 'SIGTERM'),
       { type: 'BACKOFF_DONE' },
       started(42),
@@ -157,13 +168,7 @@ describe('the agent lifecycle machine', () => {
   });
 
   it('shutdown while running stops: the exit that follows is never relaunched, even after tier 3', () => {
-    const trace = drive([
-      started(41),
-      { type: 'EXIT_EXPECTED' },
-      { type: 'SHUTDOWN' },
-      { type: 'EXIT_EXPECTED' },
-      killed(10),
-    ]);
+    const trace = drive([started(41), tier3(), { type: 'SHUTDOWN' }, tier3(), killed(10)]);
     expect(trace.map((s) => s.value)).toEqual([
       'running',
       'expectingExit',
@@ -181,7 +186,7 @@ describe('the agent lifecycle machine', () => {
   });
 
   it('tier 3 announced before the start was reported still makes that exit a relaunch', () => {
-    const trace = drive([{ type: 'EXIT_EXPECTED' }, started(41), exited(10, 143, 'SIGTERM')]);
+    const trace = drive([tier3(), started(41), exited(10, 143, 'SIGTERM')]);
     expect(trace.map((s) => s.value)).toEqual(['starting', 'expectingExit', 'backoff']);
     expect(trace.at(-1)?.context.exitAnnounced).toBe(false);
   });

@@ -40,7 +40,12 @@ With nothing configured it observes and logs what it would do.
   -- AGENT COMMAND...    launch the agent and relaunch it after tier 3: the generic profile
                          in its own process group, typing into its stdin; claude-code, codex,
                          gemini and aider (or --transport tmux) in a tmux session memgov owns
-                         (memgov-agent-<pid>), resumed on the same session after tier 3
+                         (memgov-agent-<pid>), resumed on the same session after tier 3;
+                         a second tier 3 within relaunchWindowMs (30 min) starts it fresh,
+                         a third ends memgov with exit code 4 (relaunch budget spent)
+
+Exit codes: 0 ok (also when the launched agent exits on its own), 1 runtime failure,
+2 bad usage or config, 3 restart budget spent, 4 relaunch budget spent.
 
 'memgov start --detach' runs the same in the background (memgov start --help).
 `;

@@ -76,6 +76,6 @@ describe('the README', () => {
 
   it('documents each of memgov exit codes', () => {
     const codes = section('Reference').filter((line) => /^- `\d` /.test(line));
-    expect(codes.map((line) => line.slice(3, 4))).toEqual(['0', '1', '2', '3']);
+    expect(codes.map((line) => line.slice(3, 4))).toEqual(['0', '1', '2', '3', '4']);
   });
 });

@@ -174,6 +174,7 @@ describe('perform', () => {
     identity: () => null,
     stdin: () => null,
     expectExit: () => undefined,
+    relaunchBudgetSpent: () => false,
     finished: new Promise(() => undefined),
     shutdown: () => Promise.resolve(),
   };

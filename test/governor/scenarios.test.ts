@@ -137,7 +137,8 @@ describe('tier 3 archive-terminate', () => {
       // Each request carries what the executor and the archive manifest need, nothing rebuilt.
       request(1, 'compact', T0, 0.72),
       request(2, 'clear', T0 + 1_000, 0.86),
-      request(3, 'archive-terminate', T0 + 2_000, 0.93),
+      // Tier 3 also names the tier 3s before it, for the relaunch step-down (none here).
+      { ...request(3, 'archive-terminate', T0 + 2_000, 0.93), earlierTier3AtMs: [] },
     ]);
   });
 });

@@ -294,6 +294,7 @@ describe('tmuxLaunchedAgent', () => {
         backoffMs: 100,
         maxBackoffMs: 1_000,
         healthyAfterMs: 60_000,
+        relaunchWindowMs: 1_800_000,
         now: Date.now,
         tmux,
         profile,

@@ -8,7 +8,8 @@ import { memoryLog, type LogFields } from '../../actors/log.ts';
 import { runDaemon } from '../../cli/daemon.ts';
 import { pollUntil } from './daemon.ts';
 
-const FIXTURE = new URL('../fixtures/cgroup/v1-limited/', import.meta.url).pathname;
+/** The cgroup v1 fixture each daemon's scratch dir gets a copy of (as `cgroup/`). */
+export const FIXTURE = new URL('../fixtures/cgroup/v1-limited/', import.meta.url).pathname;
 /** memory.limit_in_bytes of the fixture. */
 export const FIXTURE_LIMIT_BYTES = 64 * 1024 * 1024;
 
@@ -27,12 +28,17 @@ export interface FixtureDaemon {
   ): Promise<LogFields>;
   /** Every record's fields with this message. */
   named(message: string): LogFields[];
-  /** Stops the daemon (as SIGTERM would), returns its exit code, and removes the scratch dir. */
-  stop(): Promise<number>;
+  /** Resolves with the exit code once the daemon ended on its own (or was stopped). */
+  readonly exited: Promise<number>;
+  /**
+   * Stops the daemon (as SIGTERM would), returns its exit code, and removes the scratch dir
+   * unless `keep` (a later daemon restarts over the same cgroup, state file and archives).
+   */
+  stop(options?: { readonly keep?: boolean }): Promise<number>;
 }
 
 /** The cgroup the daemon reads, and how a test sets its ratio (only on the fixture copy). */
-function ratioControl(work: string, realCgroup: string | undefined) {
+function ratioControl(work: string, realCgroup: string | undefined, fresh: boolean) {
   if (realCgroup !== undefined) {
     const setRatio = (): void => {
       throw new Error(`the ratio of the real cgroup ${realCgroup} is the kernel's`);
@@ -40,7 +46,7 @@ function ratioControl(work: string, realCgroup: string | undefined) {
     return { cgroup: realCgroup, setRatio };
   }
   const cgroup = join(work, 'cgroup');
-  cpSync(FIXTURE, cgroup, { recursive: true });
+  if (fresh) cpSync(FIXTURE, cgroup, { recursive: true });
   const usage = join(cgroup, 'memory.usage_in_bytes');
   const setRatio = (ratio: number): void =>
     writeFileSync(usage, `${Math.round(ratio * FIXTURE_LIMIT_BYTES)}\n`);
@@ -64,9 +70,11 @@ export function startFixtureDaemon(options: {
    * (`initialRatio` is ignored and `setRatio` throws).
    */
   readonly realCgroup?: string;
+  /** The scratch dir of an earlier daemon kept with `stop({keep: true})`: memgov restarted. */
+  readonly work?: string;
 }): FixtureDaemon {
-  const work = mkdtempSync(join(tmpdir(), 'memgov-fx-'));
-  const { cgroup, setRatio } = ratioControl(work, options.realCgroup);
+  const work = options.work ?? mkdtempSync(join(tmpdir(), 'memgov-fx-'));
+  const { cgroup, setRatio } = ratioControl(work, options.realCgroup, options.work === undefined);
   if (options.realCgroup === undefined) setRatio(options.initialRatio);
   const stateFile = join(work, 'state');
   const config = loadConfig({
@@ -107,10 +115,11 @@ export function startFixtureDaemon(options: {
         () => named(message).find(match),
         () => log.records.map((r) => `${r.message} ${JSON.stringify(r.fields)}`).join('\n'),
       ),
-    stop: async () => {
+    exited: done,
+    stop: async ({ keep = false } = {}) => {
       stopDaemon('test over');
       const code = await done;
-      rmSync(work, { recursive: true, force: true });
+      if (!keep) rmSync(work, { recursive: true, force: true });
       return code;
     },
   };

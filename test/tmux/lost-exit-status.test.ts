@@ -47,6 +47,7 @@ function launch(oomKills: () => number | null) {
       backoffMs: 50,
       maxBackoffMs: 100,
       healthyAfterMs: 60_000,
+      relaunchWindowMs: 1_800_000,
       now: Date.now,
       tmux: losingStatus,
       profile: profileFor(defaultDaemonConfig(work).agent),
