@@ -93,16 +93,30 @@ for (const [name, run] of Object.entries(cases)) {
   const times = Array.from({ length: REPEATS }, () => timeMs(run));
   results.push({ name, ms: median(times) });
 }
-const replayProcess = (path: string) => () =>
-  void execFileSync(process.execPath, [path, 'replay', tracePath, '--json'], {
-    maxBuffer: 1 << 30,
-  });
+/**
+ * CPU time of the waited-for children so far (cutime + cstime of /proc/self/stat), ms. On a busy
+ * shared machine a run's wall time grows with the waiting for a core; its CPU time much less.
+ * USER_HZ is 100 on Linux x86-64.
+ */
+function childCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[16 - 3]) + Number(fields[17 - 3])) * 10;
+}
+
+const replayProcess = (path: string, cpuMs: number[]) => () => {
+  const before = childCpuMs();
+  execFileSync(process.execPath, [path, 'replay', tracePath, '--json'], { maxBuffer: 1 << 30 });
+  cpuMs.push(childCpuMs() - before);
+};
 // With a baseline the two bundles take turns (A B A B ...), so a busy spell hits both alike.
 const cliTimes: number[] = [];
 const baseTimes: number[] = [];
+const cliCpu: number[] = [];
+const baseCpu: number[] = [];
 for (let i = 0; i < Math.min(REPEATS, 5); i++) {
-  cliTimes.push(timeMs(replayProcess(bundle)));
-  if (baseline !== null) baseTimes.push(timeMs(replayProcess(baseline.path)));
+  cliTimes.push(timeMs(replayProcess(bundle, cliCpu)));
+  if (baseline !== null) baseTimes.push(timeMs(replayProcess(baseline.path, baseCpu)));
 }
 results.push({
   name: 'node dist/memgov.mjs replay --json (process, incl. start-up)',
@@ -128,6 +142,15 @@ for (const { name, ms } of results) {
   const perSecond = Math.round(SAMPLES / (ms / 1000));
   console.log(
     `| ${name} | ${ms.toFixed(1)} | ${perSecond.toLocaleString('en-US')} | ${(ms / bare).toFixed(2)} |`,
+  );
+}
+console.log('');
+console.log('| process runs (alternating) | wall ms median | CPU ms median (user + system) |');
+console.log('|---|---:|---:|');
+console.log(`| this build | ${median(cliTimes).toFixed(0)} | ${median(cliCpu).toFixed(0)} |`);
+if (baseline !== null) {
+  console.log(
+    `| baseline ${baseline.sha256} | ${median(baseTimes).toFixed(0)} | ${median(baseCpu).toFixed(0)} |`,
   );
 }
 if (sink === -1) console.log('');
