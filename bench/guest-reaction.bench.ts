@@ -143,6 +143,8 @@ function startGovernors(dir: string, scratch: string): [Tracked, Tracked] {
       `${scratch}/state`,
       '--log-format',
       'json',
+      '--log-level',
+      'debug',
     ],
     { env: memgovEnv(scratch) },
   );
