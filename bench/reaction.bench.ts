@@ -42,12 +42,21 @@ import {
   type Tracked,
   type WorkingSet,
 } from './support.ts';
+import {
+  SEED_RELAXED_MS,
+  compactBy,
+  crossingOf,
+  memgovDecision,
+  reactionMs,
+  seedDecision,
+  type Crossing,
+  type Decision,
+} from './reaction-measure.ts';
 
 const LIMIT_BYTES = 1024 * MiB;
 const COMPACT_AT = 0.7;
 /** The agent never holds more than this: ~0.87 of the limit with its own overhead, never OOM. */
 const CAP_MIB = 850;
-const SEED_RELAXED_MS = 60_000;
 const POLL_MS = 10;
 /** memgov gets this long after the crossing before a trial counts it as missed. */
 const MEMGOV_DEADLINE_MS = 30_000;
@@ -75,53 +84,6 @@ const LANES = ALL_LANES.filter((lane) => RATES === null || RATES.includes(lane.r
 const MEMGOV_TRIALS = Number(process.env.BENCH_REACTION_TRIALS ?? (quick ? 2 : 5));
 const BASELINE_TRIALS = Number(process.env.BENCH_BASELINE_TRIALS ?? (quick ? 1 : 3));
 
-// ---------------------------------------------------------------------------------------------
-// Parsing what the governors print.
-
-interface Decision {
-  readonly t: number;
-  readonly ratio: number;
-  readonly action: string | null;
-  readonly nextPollMs: number;
-  readonly speed: string;
-}
-
-function memgovDecision(line: string): Decision | null {
-  if (!line.startsWith('{')) return null;
-  try {
-    const record = JSON.parse(line) as Record<string, unknown>;
-    if (record.message !== 'decision' || typeof record.t !== 'number') return null;
-    return {
-      t: record.t,
-      ratio: Number(record.ratio),
-      action: typeof record.action === 'string' ? record.action : null,
-      nextPollMs: Number(record.nextPollMs),
-      speed: String(record.speed),
-    };
-  } catch {
-    return null;
-  }
-}
-
-function seedDecision(line: string): Decision | null {
-  const match = /^t_ms=(\d+) ratio=([\d.]+) action=(\S+) next_s=([\d.]+)/.exec(line);
-  if (match === null) return null;
-  return {
-    t: Number(match[1]),
-    ratio: Number(match[2]),
-    action: match[3] === 'none' ? null : (match[3] as string),
-    nextPollMs: Number(match[4]) * 1000,
-    speed: Number(match[4]) * 1000 >= SEED_RELAXED_MS ? 'relaxed' : 'fast',
-  };
-}
-
-const compactBy =
-  (parse: (line: string) => Decision | null) =>
-  (line: string): Decision | null => {
-    const decision = parse(line);
-    return decision?.action === 'compact' ? decision : null;
-  };
-
 function latestNextPollMs(tracked: Tracked): number {
   for (let i = tracked.lines.length - 1; i >= 0; i--) {
     const decision = memgovDecision(tracked.lines[i]?.text ?? '');
@@ -132,15 +94,6 @@ function latestNextPollMs(tracked: Tracked): number {
 
 // ---------------------------------------------------------------------------------------------
 // The bench's own 10 ms poll of each cgroup under test.
-
-interface Crossing {
-  /** Interpolated time the working set reached the threshold. */
-  readonly atMs: number;
-  /** Gap between the last poll below and the first at or above (the crossing's uncertainty). */
-  readonly bracketMs: number;
-  /** Growth over the second before the crossing, MiB/s (what the agent really achieved). */
-  readonly measuredMiBPerSec: number;
-}
 
 interface CrossingWatch {
   readonly dir: string;
@@ -159,26 +112,12 @@ function pollAll(): void {
     } catch {
       continue;
     }
-    const previous = watch.history[watch.history.length - 1];
     watch.history.push(reading);
     while ((watch.history[0]?.atMs ?? Infinity) < reading.atMs - 2_000) watch.history.shift();
-    if (reading.ratio < COMPACT_AT) continue;
-    const below = previous ?? reading;
-    const span = reading.ratio - below.ratio;
-    const atMs =
-      span > 0
-        ? below.atMs + ((COMPACT_AT - below.ratio) / span) * (reading.atMs - below.atMs)
-        : reading.atMs;
-    const secondAgo =
-      watch.history.find((h) => h.atMs >= reading.atMs - 1_000) ?? watch.history[0] ?? reading;
-    const dtMs = reading.atMs - secondAgo.atMs;
+    const crossing = crossingOf(watch.history, COMPACT_AT);
+    if (crossing === null) continue;
     watches.delete(watch);
-    watch.resolve({
-      atMs,
-      bracketMs: reading.atMs - below.atMs,
-      measuredMiBPerSec:
-        dtMs > 0 ? (reading.usedBytes - secondAgo.usedBytes) / MiB / (dtMs / 1000) : 0,
-    });
+    watch.resolve(crossing);
   }
   if (watches.size === 0 && pollTimer !== undefined) {
     clearInterval(pollTimer);
@@ -244,15 +183,14 @@ function toDispatch(
   decisions: readonly Decision[],
 ): Dispatch | null {
   if (decision === null) return null;
-  const reactionMs = Math.round(decision.t - crossing.atMs);
+  const reaction = reactionMs(decision, crossing);
   const previous = decisions.filter((d) => d.t < decision.t).at(-1);
   return {
     atMs: decision.t,
     ratio: decision.ratio,
-    reactionMs,
+    reactionMs: reaction,
     beforeLimit: decision.t < limitAtMs,
-    uncappedRatio:
-      COMPACT_AT + (rateMiBPerSec * MiB * Math.max(0, reactionMs)) / 1000 / LIMIT_BYTES,
+    uncappedRatio: COMPACT_AT + (rateMiBPerSec * MiB * Math.max(0, reaction)) / 1000 / LIMIT_BYTES,
     previousPoll:
       previous === undefined
         ? '-'

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
+import type { WorkingSet } from './reaction-measure.ts';
 import {
   createChildCgroup,
   removeChildCgroup,
@@ -14,7 +15,9 @@ import {
 } from '../adapters/cgroup/v1-admin.ts';
 
 export const MiB = 1024 * 1024;
-export const benchTmpDir = new URL('../.bench-tmp/', import.meta.url).pathname;
+/** BENCH_TMP_DIR: another folder (the guest's root is read-only: bench/guest-reaction.bench.ts). */
+export const benchTmpDir =
+  process.env.BENCH_TMP_DIR ?? new URL('../.bench-tmp/', import.meta.url).pathname;
 export const seedGovernorPath = new URL('./seed-governor.sh', import.meta.url).pathname;
 /** BENCH_QUICK=1: a shorter run with fewer trials, for a smoke check. */
 export const quick = process.env.BENCH_QUICK === '1';
@@ -232,12 +235,7 @@ export function memgovEnv(agentData: string): NodeJS.ProcessEnv {
 // A cgroup v1 reading done by the bench itself (not through memgov's adapter): the same formula
 // as docs/DESIGN.md#the-policy, working set = usage - total_inactive_file.
 
-export interface WorkingSet {
-  readonly atMs: number;
-  readonly usedBytes: number;
-  readonly limitBytes: number;
-  readonly ratio: number;
-}
+export type { WorkingSet } from './reaction-measure.ts';
 
 export function readWorkingSet(dir: string): WorkingSet {
   const atMs = Date.now();
@@ -246,6 +244,17 @@ export function readWorkingSet(dir: string): WorkingSet {
   const stat = readFileSync(`${dir}/memory.stat`, 'utf8');
   const inactive = Number(/^total_inactive_file (\d+)$/m.exec(stat)?.[1] ?? 0);
   const usedBytes = Math.max(0, usage - inactive);
+  return { atMs, usedBytes, limitBytes, ratio: usedBytes / limitBytes };
+}
+
+/** The same reading of a cgroup v2 directory: memory.current - inactive_file against memory.max. */
+export function readWorkingSetV2(dir: string): WorkingSet {
+  const atMs = Date.now();
+  const current = Number(readFileSync(`${dir}/memory.current`, 'utf8'));
+  const limitBytes = Number(readFileSync(`${dir}/memory.max`, 'utf8'));
+  const stat = readFileSync(`${dir}/memory.stat`, 'utf8');
+  const inactive = Number(/^inactive_file (\d+)$/m.exec(stat)?.[1] ?? 0);
+  const usedBytes = Math.max(0, current - inactive);
   return { atMs, usedBytes, limitBytes, ratio: usedBytes / limitBytes };
 }
 

@@ -7,7 +7,8 @@
 #
 # Usage: scripts/guest/run-in-guest.sh CMD [ARG...]   (run scripts/guest/provision.sh first)
 # Env: MEMGOV_GUEST_CACHE (cache, default ~/.cache/memgov-guest), MEMGOV_GUEST_TIMEOUT_S (hard
-#      bound on the whole guest, default 300), MEMGOV_GUEST_KEEP_SCRATCH=1 (keep the folder).
+#      bound on the whole guest, default 300), MEMGOV_GUEST_KEEP_SCRATCH=1 (keep the folder),
+#      MEMGOV_GUEST_MEMORY (guest RAM, default 1G; the reaction bench's 1 GiB cgroup takes 2G).
 # Exit: the command's own code; 124 the guest timed out; 125 the guest or QEMU is unavailable or
 #       died without reporting a code (the message says which).
 set -euo pipefail
@@ -50,7 +51,7 @@ write_command() {
 
 start_qemu() {
   # -m 1G: room for vitest and a 320 MiB test cgroup. thread=multi: both host cores emulate.
-  qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 1G \
+  qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m "${MEMGOV_GUEST_MEMORY:-1G}" \
     -nographic -serial stdio -monitor none -no-reboot -nic none \
     -kernel "$CACHE/vmlinuz" -initrd "$CACHE/initramfs.cpio.gz" \
     -append "console=ttyS0 quiet loglevel=3 psi=1 panic=-1 memgov_stage2=$HERE/guest-init.sh memgov_scratch_tag=scratch" \
