@@ -14,7 +14,7 @@ import { attachedAgent, launchedAgent, type AgentHandle } from '../actors/agent.
 import { tmuxLaunchedAgent } from '../actors/agent-tmux.ts';
 import { sessionLineage, type SessionLineage } from '../actors/lineage.ts';
 import { profileFor, type AgentName, type AgentProfile } from '../agents/index.ts';
-import type { DaemonOptions } from './daemon.ts';
+import type { DaemonOptions } from './daemon-options.ts';
 
 export interface GovernedAgent {
   readonly agent: AgentHandle;

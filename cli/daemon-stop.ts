@@ -6,7 +6,7 @@ import type { AgentHandle } from '../actors/agent.ts';
 import type { Observers } from '../actors/observers.ts';
 import type { Persister } from '../actors/persistence.ts';
 import type { SupervisorContext } from '../machines/supervisor.machine.ts';
-import type { DaemonOptions } from './daemon.ts';
+import type { DaemonOptions } from './daemon-options.ts';
 
 /** The supervisor's restart budget was spent: the outer loop should restart memgov. */
 export const EXIT_BUDGET_SPENT = 3;

@@ -4,13 +4,11 @@
 // open the cgroup -> take the lock -> restore -> start the agent -> sample -> decide -> act ->
 // persist and report -> stop. Returns the process exit code.
 import { createActor } from 'xstate';
-import type { Result } from 'neverthrow';
-import type { CgroupReader, CgroupReading } from '../adapters/cgroup/reader.ts';
-import type { MemgovConfig } from './config.ts';
+import type { CgroupReader } from '../adapters/cgroup/reader.ts';
+import type { DaemonOptions } from './daemon-options.ts';
 import type { GovernorContext } from '../machines/governor.machine.ts';
 import { createSupervisorMachine } from '../machines/supervisor.machine.ts';
 import { createExecutorLogic } from '../actors/executor.ts';
-import type { Log } from '../actors/log.ts';
 import { startObservers, type Observers } from '../actors/observers.ts';
 import {
   createPersister,
@@ -35,23 +33,7 @@ import { EXIT_FAILURE } from './io.ts';
 
 export { EXIT_BUDGET_SPENT, EXIT_RELAUNCH_BUDGET_SPENT } from './daemon-stop.ts';
 
-export interface DaemonOptions {
-  readonly config: MemgovConfig;
-  /** The agent command line after `--`, empty when attaching or observing. */
-  readonly agentCommand: readonly string[];
-  readonly log: Log;
-  readonly now?: () => number;
-  /** Resolves when the daemon should stop (default: SIGTERM or SIGINT). */
-  readonly stopSignal?: Promise<string>;
-  /** Where agent CLIs keep their sessions ($CLAUDE_CONFIG_DIR, $HOME...); default process.env. */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Where a tmux-launched agent starts and restarts; default memgov's own cwd. */
-  readonly cwd?: string;
-  /** Where the companion instance lock lives (default /dev/shm); tests give their own. */
-  readonly shmDir?: string;
-  /** Replaces the cgroup read: fault injection in tests (a read that throws, vanishes, lies). */
-  readonly read?: (real: () => Result<CgroupReading, string>) => Result<CgroupReading, string>;
-}
+export type { DaemonOptions } from './daemon-options.ts';
 
 export async function runDaemon(options: DaemonOptions): Promise<number> {
   const { config, log } = options;
@@ -87,19 +69,11 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   // Listen before the start line: a SIGTERM sent on seeing it (a quick pod stop) must stop
   // memgov in order, not kill it by default; measured: 8 of 15 such stops under load did.
   const signals = options.stopSignal === undefined ? listenForStop() : null;
-  logStarted(
-    log,
-    reader,
-    {
-      stateFile: daemon.stateFile,
-      restored: restored.governor !== null,
-      transport: governed.transport,
-      profile: governed.profile.name,
-      dryRun: daemon.dryRun,
-      agentCommand: options.agentCommand,
-    },
-    { append: observers.journal, now },
-  );
+  const { stateFile, dryRun } = daemon;
+  const { transport, profile } = governed;
+  const facts = { stateFile, restored: restored.governor !== null, transport };
+  const started = { ...facts, profile: profile.name, dryRun, agentCommand: options.agentCommand };
+  logStarted(log, reader, started, { append: observers.journal, now });
 
   const { agent } = governed;
   const running = { actor, agent, observers, persister, options, now, signals };
