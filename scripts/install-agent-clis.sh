@@ -14,54 +14,42 @@ GEMINI_VERSION=0.61.0
 # 0.171.0 is the Codex version measured in docs/AGENTS.md; bump together with its tests.
 CODEX_VERSION=0.171.0
 
+# Installs NAME from the npm spec PACKAGE@VERSION into $CACHE_DIR/NAME unless RUNNABLE is there
+# and VERSION_FILE (a package.json) already records VERSION_TEXT; prints "NAME: RUNNABLE".
+install_pinned() {
+  local name=$1 spec=$2 version_file=$3 version_text=$4 runnable=$5
+  if [ -x "$runnable" ] && grep -q "\"version\": \"$version_text\"" "$version_file" 2>/dev/null; then
+    echo "$name ${spec##*@} already installed" >&2
+  else
+    mkdir -p "$CACHE_DIR/$name"
+    npm install --prefix "$CACHE_DIR/$name" --no-audit --no-fund --no-save --loglevel=error \
+      "$spec" >&2
+  fi
+  [ -x "$runnable" ] || { echo "no $name to run at $runnable" >&2; exit 1; }
+  echo "$name: $runnable"
+}
+
 # npm's install-scripts policy blocks the postinstall that would replace bin/claude.exe, so the
 # placeholder stays: the native file ships in the optional per-platform package instead.
 install_claude() {
-  local dir="$CACHE_DIR/claude"
-  local pkg="$dir/node_modules/@anthropic-ai/claude-code/package.json"
-  local native="$dir/node_modules/@anthropic-ai/claude-code-linux-x64/claude"
-  if [ -x "$native" ] && grep -q "\"version\": \"$CLAUDE_VERSION\"" "$pkg" 2>/dev/null; then
-    echo "claude $CLAUDE_VERSION already installed" >&2
-  else
-    mkdir -p "$dir"
-    npm install --prefix "$dir" --no-audit --no-fund --no-save --loglevel=error \
-      "@anthropic-ai/claude-code@$CLAUDE_VERSION" >&2
-  fi
-  [ -x "$native" ] || { echo "no native claude binary at $native" >&2; exit 1; }
-  echo "claude: $native"
+  local modules="$CACHE_DIR/claude/node_modules/@anthropic-ai"
+  install_pinned claude "@anthropic-ai/claude-code@$CLAUDE_VERSION" \
+    "$modules/claude-code/package.json" "$CLAUDE_VERSION" "$modules/claude-code-linux-x64/claude"
 }
 
 # The native codex ships in the optional package @openai/codex-linux-x64 (npm alias of
 # @openai/codex@<version>-linux-x64); bin/codex.js is only a node launcher for it.
 install_codex() {
-  local dir="$CACHE_DIR/codex"
-  local platform="$dir/node_modules/@openai/codex-linux-x64"
-  local native="$platform/vendor/x86_64-unknown-linux-musl/bin/codex"
-  if [ -x "$native" ] && grep -q "\"version\": \"$CODEX_VERSION-linux-x64\"" "$platform/package.json" 2>/dev/null; then
-    echo "codex $CODEX_VERSION already installed" >&2
-  else
-    mkdir -p "$dir"
-    npm install --prefix "$dir" --no-audit --no-fund --no-save --loglevel=error \
-      "@openai/codex@$CODEX_VERSION" >&2
-  fi
-  [ -x "$native" ] || { echo "no native codex binary at $native" >&2; exit 1; }
-  echo "codex: $native"
+  local platform="$CACHE_DIR/codex/node_modules/@openai/codex-linux-x64"
+  install_pinned codex "@openai/codex@$CODEX_VERSION" "$platform/package.json" \
+    "$CODEX_VERSION-linux-x64" "$platform/vendor/x86_64-unknown-linux-musl/bin/codex"
 }
 
 # The Gemini CLI is plain JavaScript: bin/gemini (a node script) is what the tests run.
 install_gemini() {
-  local dir="$CACHE_DIR/gemini"
-  local pkg="$dir/node_modules/@google/gemini-cli/package.json"
-  local bin="$dir/node_modules/.bin/gemini"
-  if [ -x "$bin" ] && grep -q "\"version\": \"$GEMINI_VERSION\"" "$pkg" 2>/dev/null; then
-    echo "gemini $GEMINI_VERSION already installed" >&2
-  else
-    mkdir -p "$dir"
-    npm install --prefix "$dir" --no-audit --no-fund --no-save --loglevel=error \
-      "@google/gemini-cli@$GEMINI_VERSION" >&2
-  fi
-  [ -x "$bin" ] || { echo "no gemini at $bin" >&2; exit 1; }
-  echo "gemini: $bin"
+  local modules="$CACHE_DIR/gemini/node_modules"
+  install_pinned gemini "@google/gemini-cli@$GEMINI_VERSION" \
+    "$modules/@google/gemini-cli/package.json" "$GEMINI_VERSION" "$modules/.bin/gemini"
 }
 
 clis=("$@")

@@ -3,10 +3,10 @@
 // (data-only SSE events, each a GenerateContentResponse), `:generateContent` (the two calls of
 // /compress: a <state_snapshot> and its verification) and `:countTokens`; anything else gets
 // `{}`. Every request is logged so a test can assert what the CLI sent, and when.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRecord } from '../../lib/record.ts';
 import { pause } from '../../lib/time.ts';
+import { listenLocal, logRequest, type LoggedRequest } from './fake-anthropic.ts';
 
 /** How the fake answers the next model turns; a test may change it between turns. */
 export interface FakeGeminiMode {
@@ -28,16 +28,7 @@ export interface FakeGeminiMode {
   promptTokenCount: number;
 }
 
-export interface LoggedRequest {
-  method: string;
-  /** The path with its query (`/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse`). */
-  path: string;
-  /** The parsed JSON body, or the raw text when it is not JSON; '' for no body. */
-  body: unknown;
-  /** performance.now() when the request's body was read, and when its answer ended (or null). */
-  receivedAtMs: number;
-  answeredAtMs: number | null;
-}
+export type { LoggedRequest };
 
 export interface FakeGemini {
   baseUrl: string;
@@ -166,24 +157,6 @@ function sendJson(res: ServerResponse, value: object): void {
   res.end(JSON.stringify(value));
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    req.on('data', (b: Buffer) => parts.push(b));
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function parseBody(raw: string): unknown {
-  if (raw === '') return '';
-  try {
-    return JSON.parse(raw) as unknown;
-  } catch {
-    return raw;
-  }
-}
-
 /** The method name after the model (`streamGenerateContent`), '' for other paths. */
 function modelMethod(path: string): string {
   const match = /\/models\/[^/:?]+:([A-Za-z]+)/.exec(path);
@@ -191,14 +164,7 @@ function modelMethod(path: string): string {
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, fake: FakeGemini) {
-  const body = parseBody(await readBody(req));
-  const path = req.url ?? '/';
-  const logged: LoggedRequest = {
-    ...{ method: req.method ?? '', path, body },
-    ...{ receivedAtMs: performance.now(), answeredAtMs: null },
-  };
-  fake.requests.push(logged);
-  res.on('finish', () => (logged.answeredAtMs = performance.now()));
+  const { body, path } = await logRequest(req, res, fake.requests);
   const method = modelMethod(path);
   if (method === 'streamGenerateContent') return streamReply(res, body, fake.mode);
   if (method === 'generateContent') return answerOnce(res, body, fake.mode);
@@ -210,24 +176,17 @@ async function handle(req: IncomingMessage, res: ServerResponse, fake: FakeGemin
 
 /** Starts the fake on 127.0.0.1 with `mode` over the defaults (a short normal reply). */
 export async function startFakeGemini(mode: Partial<FakeGeminiMode> = {}): Promise<FakeGemini> {
-  const server: Server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   const fake: FakeGemini = {
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: '',
     requests: [],
     mode: { ...DEFAULT_MODE, ...mode },
     modelRequests: () => fake.requests.filter((r) => /enerateContent/.test(modelMethod(r.path))),
     turnRequests: () =>
       fake.requests.filter((r) => modelMethod(r.path) === 'streamGenerateContent'),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => Promise.resolve(),
   };
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    handle(req, res, fake).catch(() => res.destroy());
-  });
+  const server = await listenLocal((req, res) => handle(req, res, fake));
+  fake.baseUrl = `http://127.0.0.1:${server.port}`;
+  fake.close = server.close;
   return fake;
 }
