@@ -394,14 +394,16 @@ async function readWindow(handle: FileHandle, startOffset: number, length: numbe
   return { text: buffer.toString('utf8', 0, bytesRead), bytesRead };
 }
 
-/**
- * Reads at most `maxBytes` from the end of a JSONL log (transcripts grow to hundreds of MiB; the
- * file is never read whole) and parses the complete lines in that window.
- */
-export async function readTranscriptTail(
+/** The last `maxBytes` of the regular file `path`, as text, and where that window starts. */
+export async function readTextTail(
   path: string,
   maxBytes: number,
-): Promise<Result<TranscriptTail, SessionFileError>> {
+): Promise<
+  Result<
+    { text: string; fileBytes: number; startOffset: number; bytesRead: number },
+    SessionFileError
+  >
+> {
   const limit = Number.isFinite(maxBytes) ? Math.max(0, Math.floor(maxBytes)) : 0;
   let handle: FileHandle;
   try {
@@ -415,10 +417,28 @@ export async function readTranscriptTail(
     const fileBytes = found.size;
     const startOffset = Math.max(0, fileBytes - limit);
     const { text, bytesRead } = await readWindow(handle, startOffset, fileBytes - startOffset);
-    return ok({ ...parseTranscriptText(text, startOffset > 0), fileBytes, startOffset, bytesRead });
+    return ok({ text, fileBytes, startOffset, bytesRead });
   } catch (error) {
     return err(ioError(path, error));
   } finally {
     await handle.close().catch(() => undefined);
   }
+}
+
+/**
+ * Reads at most `maxBytes` from the end of a JSONL log (transcripts grow to hundreds of MiB; the
+ * file is never read whole) and parses the complete lines in that window.
+ */
+export async function readTranscriptTail(
+  path: string,
+  maxBytes: number,
+): Promise<Result<TranscriptTail, SessionFileError>> {
+  return (await readTextTail(path, maxBytes)).map(
+    ({ text, fileBytes, startOffset, bytesRead }) => ({
+      ...parseTranscriptText(text, startOffset > 0),
+      fileBytes,
+      startOffset,
+      bytesRead,
+    }),
+  );
 }

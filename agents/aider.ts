@@ -8,7 +8,7 @@
 //   token, so a history ending in an unanswered message is what says "busy while streaming".
 // - `--restore-chat-history` reloads the whole file, also what came before a /clear (which empties
 //   only the messages in memory): a relaunch after tier 3 brings the pre-clear conversation back.
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
 import { identify, readProcessArgv, readProcessCwd, startedAtMs } from '../adapters/proc.ts';
@@ -17,6 +17,7 @@ import {
   ioError,
   isMissing,
   nonEmpty,
+  readTextTail,
   type Env,
   type SessionFileError,
 } from '../adapters/session-files.ts';
@@ -107,8 +108,8 @@ async function awaitsAnswer(pid: number | null, env: Env): Promise<boolean> {
   const identity = identify(pid);
   const startMs = identity.isOk() ? (startedAtMs(identity.value) ?? 0) : 0;
   if (found.value.mtimeMs < startMs) return false;
-  const text = await readFile(found.value.path, 'utf8').catch(() => '');
-  return historyAwaitsAnswer(text.slice(-TAIL_BYTES));
+  const tail = await readTextTail(found.value.path, TAIL_BYTES);
+  return tail.isOk() && historyAwaitsAnswer(tail.value.text);
 }
 
 /** Idle: no spinner in the pane and no message waiting for its streamed answer. */

@@ -4,9 +4,8 @@
 // until the answer is written (the answer's record is appended when it ends). /compress is done
 // when the pane shows "Chat history compressed from N to M tokens." after the typed command, and
 // refused with one of the CLI's own lines (the CompressionMessage texts of 0.61.0).
-import { readFile } from 'node:fs/promises';
 import { readProcessCwd } from '../adapters/proc.ts';
-import type { Env } from '../adapters/session-files.ts';
+import { readTextTail, type Env } from '../adapters/session-files.ts';
 import { paneLacks } from '../adapters/tmux.ts';
 import { isRecord } from '../lib/record.ts';
 import type { Completion, ProfilePorts, RungName, RungProbe } from './profile.ts';
@@ -32,6 +31,13 @@ export function lastMessageType(text: string): string | null {
   return null;
 }
 
+/**
+ * The end of a chat holds its last message: 1 MiB covers the 300 KB replies the tests send. A
+ * record longer than that does not parse in the window and reads as "not the user's", which it
+ * almost always is (an answer). The file is polled while waiting for idle: never read whole.
+ */
+const CHAT_TAIL_BYTES = 1024 * 1024;
+
 /** Whether the live chat of the agent `pid` waits for an answer (its last message is the user's). */
 async function chatAwaitsAnswer(pid: number | null, env: Env, find: FindSession) {
   if (pid === null) return false;
@@ -39,8 +45,8 @@ async function chatAwaitsAnswer(pid: number | null, env: Env, find: FindSession)
   if (cwd.isErr()) return false;
   const found = await find(env, cwd.value);
   if (found.isErr() || found.value === null) return false;
-  const text = await readFile(found.value.path, 'utf8').catch(() => '');
-  return lastMessageType(text) === 'user';
+  const tail = await readTextTail(found.value.path, CHAT_TAIL_BYTES);
+  return tail.isOk() && lastMessageType(tail.value.text) === 'user';
 }
 
 /** The pane's text after the last line that shows `command` typed; null when none does. */
