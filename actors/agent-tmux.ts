@@ -131,6 +131,8 @@ async function startInPane(
   const { options, log, name, lifecycle } = agent;
   const argv = options.profile.launchArgv?.(given) ?? given;
   if (argv.length === 0) return;
+  const warning = options.profile.launchWarning?.(options.env) ?? null;
+  if (warning !== null) log.warn('agent may not be governable', { detail: warning });
   const startedAtMs = options.now();
   const oomKillsAtStart = options.oomKills?.() ?? null;
   const created = await options.tmux.run(newSessionArgs(agent, argv));

@@ -154,6 +154,26 @@ async function conversationIn(lineage: readonly string[], cwd: string, env: Env)
   return chats.isErr() ? null : geminiConversation(lineage, chats.value);
 }
 
+/**
+ * The variables that make gemini start non-interactive: its terminal UI asks the `is-in-ci`
+ * package, which sees CI (unless "0" or "false"), CONTINUOUS_INTEGRATION or any `CI_` name
+ * (the CLI's own troubleshooting page). In a tmux pane it then never draws its input box: CI's
+ * `CI=true` made all three real-gemini tests wait 30 s for it (docs/AGENTS.md).
+ */
+export function geminiCiVariables(env: Env): string[] {
+  return Object.keys(env)
+    .filter((key) => key === 'CI' || key === 'CONTINUOUS_INTEGRATION' || key.startsWith('CI_'))
+    .filter((key) => !(key === 'CI' && (env.CI === '0' || env.CI === 'false')))
+    .sort();
+}
+
+function geminiLaunchWarning(env: Env): string | null {
+  const names = geminiCiVariables(env);
+  if (names.length === 0) return null;
+  const unset = names.map((name) => `-u ${name}`).join(' ');
+  return `gemini starts non-interactive when ${names.join(', ')} is set, and memgov cannot type into it: start it as \`env ${unset} gemini ...\``;
+}
+
 export function geminiProfile(): AgentProfile {
   const base = fileProfile({
     name: 'gemini',
@@ -166,6 +186,7 @@ export function geminiProfile(): AgentProfile {
   return {
     ...base,
     findAgent: (root) => findGeminiProcess(root).catch(() => null),
+    launchWarning: geminiLaunchWarning,
     probe: geminiProbe(findGeminiSession),
     sessionSet: (pid, env, lineage) => geminiSessionSet(pid, env, lineage),
     conversationSession: (lineage, cwd, env) => conversationIn(lineage, cwd, env).catch(() => null),

@@ -135,6 +135,11 @@ export interface AgentProfile {
    * such as with a flag that keeps it from spawning detached helpers; absent: `argv` as it is.
    */
   readonly launchArgv?: (argv: readonly string[]) => string[];
+  /**
+   * Why the CLI, launched with this environment, would not run as the interactive program memgov
+   * drives (logged as a warning at each launch); null or absent: nothing known against it.
+   */
+  readonly launchWarning?: (env: Env) => string | null;
   /** The argv that resumes `sessionId` from the original `argv`; null: relaunch as it was. */
   readonly resumeArgv: (argv: readonly string[], sessionId: string | null) => string[] | null;
   /**

@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { geminiCiVariables } from '../../agents/gemini.ts';
 import { isRecord } from '../../lib/record.ts';
 import { pause } from '../../lib/time.ts';
 import { lastUserText, type FakeGemini } from './fake-gemini-api.ts';
@@ -85,10 +86,17 @@ function chatFilesIn(dir: string): ChatFile[] {
 }
 
 /** Resolves once `probe` holds on two looks `gapMs` apart (a CLI that just drew its box). */
-async function steadily(what: string, timeoutMs: number, probe: () => boolean, gapMs: number) {
+async function steadily(
+  what: string,
+  timeoutMs: number,
+  probe: () => boolean,
+  gapMs: number,
+  detail: () => string,
+) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    await pollUntil(what, Math.max(0, deadline - Date.now()), () => (probe() ? true : undefined));
+    const left = Math.max(0, deadline - Date.now());
+    await pollUntil(what, left, () => (probe() ? true : undefined), detail);
     await pause(gapMs);
     if (probe()) return;
   }
@@ -128,7 +136,9 @@ export function prepareRealGemini(baseUrl: string): { home: string; cwd: string;
     COLORTERM: 'truecolor',
   };
   const assigns = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  return { home, cwd, argv: ['env', ...assigns, geminiBinaryPath()] };
+  // CI sets CI=true, which would start gemini non-interactive (agents/gemini.ts).
+  const unsets = geminiCiVariables(process.env).flatMap((name) => ['-u', name]);
+  return { home, cwd, argv: ['env', ...unsets, ...assigns, geminiBinaryPath()] };
 }
 
 let started = 0;
@@ -183,6 +193,7 @@ export function realGeminiIn(where: {
           return INPUT_BOX.test(pane) && !SPINNER.test(pane);
         },
         1_000,
+        () => `pane:\n${capturePane()}`,
       ),
     recordTree: () => {
       const root = Number(tmux(['display-message', '-p', '-t', target, '#{pane_pid}']).trim());

@@ -2,33 +2,14 @@
 // on this machine). A tmux-launched agent is then relaunched only on evidence of a kernel kill:
 // the cgroup's OOM-kill counter rose while it ran. The status loss is injected by answering
 // tmux's dead-pane query with empty fields; everything else is a real tmux server.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { okAsync } from 'neverthrow';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { AgentHandle } from '../../actors/agent.ts';
-import { tmuxLaunchedAgent } from '../../actors/agent-tmux.ts';
-import { memoryLog } from '../../actors/log.ts';
-import { profileFor } from '../../agents/index.ts';
-import { createTmux, type Tmux } from '../../adapters/tmux.ts';
-import { defaultDaemonConfig } from '../../machines/daemon-config.ts';
+import { describe, expect, it } from 'vitest';
+import type { Tmux } from '../../adapters/tmux.ts';
 import { pollUntil } from '../support/daemon.ts';
-import { killTmuxServer } from '../support/tmux.ts';
+import { tmuxLaunchBench } from '../support/tmux-launch.ts';
 
-const SERVER = `memgov-lost-status-${process.pid}`;
-const real = createTmux({ socketName: SERVER, callTimeoutMs: 5_000 });
-const work = mkdtempSync(join(tmpdir(), 'memgov-lost-status-'));
-let agent: AgentHandle | null = null;
-
-afterEach(async () => {
-  await agent?.shutdown(1_000);
-  agent = null;
-});
-afterAll(() => {
-  killTmuxServer(SERVER);
-  rmSync(work, { recursive: true, force: true });
-});
+const bench = tmuxLaunchBench('lost-status');
+const real = bench.tmux;
 
 /** The real server, except that a dead pane's status and signal come back empty. */
 const losingStatus: Tmux = {
@@ -39,31 +20,7 @@ const losingStatus: Tmux = {
       : real.run(args),
 };
 
-function launch(oomKills: () => number | null) {
-  const log = memoryLog();
-  const handle = tmuxLaunchedAgent(
-    {
-      argv: ['sleep', '1000'],
-      backoffMs: 50,
-      maxBackoffMs: 100,
-      healthyAfterMs: 60_000,
-      relaunchWindowMs: 1_800_000,
-      now: Date.now,
-      tmux: losingStatus,
-      profile: profileFor(defaultDaemonConfig(work).agent),
-      env: {},
-      cwd: work,
-      sessionName: `agent-${Math.random().toString(36).slice(2, 8)}`,
-      pollMs: 50,
-      oomKills,
-    },
-    log,
-  );
-  agent = handle;
-  const named = (message: string) =>
-    log.records.filter((r) => r.message === message).map((r) => r.fields);
-  return { handle, named };
-}
+const launch = (oomKills: () => number | null) => bench.launch({ tmux: losingStatus, oomKills });
 
 describe('a tmux-launched agent whose exit status tmux lost', () => {
   it('is relaunched when the cgroup counted an OOM kill while it ran', async () => {

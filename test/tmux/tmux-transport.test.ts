@@ -500,7 +500,8 @@ describe('the fake agent process', () => {
       options(fake, { taken: promptTaken(fake, prompt) }),
     );
     expect(typed.outcome).toBe('ok');
-    expect(fake.session()?.status).toBe('busy');
+    // The fake appends the prompt's record before it rewrites its session file as busy.
+    expect(await eventually(() => fake.session()?.status === 'busy')).toBe(true);
 
     process.kill(-fake.pid, 'SIGTERM');
 
