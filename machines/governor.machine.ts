@@ -131,10 +131,13 @@ export function createGovernorMachine(config: PolicyConfig) {
           facts,
           decision,
           actionSeq: seq,
+          // The sample that dispatches the next rung is also the first after the last action:
+          // it measures that action's effect first (else a compact followed at once by a clear
+          // never had its effect logged: the real-claude cgroup test waited for it in vain).
           actions:
             pending === null
               ? applyAfter(context.actions, decision)
-              : appendDispatched(context.actions, pending),
+              : appendDispatched(applyAfter(context.actions, decision), pending),
           oom:
             event.oomKills === undefined
               ? context.oom

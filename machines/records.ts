@@ -132,22 +132,25 @@ export function applyResult(
   return next;
 }
 
-/** Fills in the memory after the newest finished action, from the first sample after it. */
+/**
+ * Fills in the memory after each finished action newer than the last one measured, from the
+ * first sample after it. Not only the newest: a rung can be dispatched while the one before
+ * still runs (the real claude grew from 71% to 89% during its compaction, so the clear was
+ * queued behind it), and the compact that then finishes first is measured all the same. Older
+ * unmeasured records (left so by earlier versions) stay unmeasured: a late sample is no "after".
+ */
 export function applyAfter(
   records: readonly ActionRecord[],
   decision: Decision,
 ): readonly ActionRecord[] {
-  const last = records[records.length - 1];
-  if (
-    last === undefined ||
-    last.finishedAtMs === null ||
-    last.usedBytesAfter !== null ||
-    decision.reason === 'invalid-sample' ||
-    decision.t < last.finishedAtMs
-  ) {
-    return records;
-  }
-  return [...records.slice(0, -1), { ...last, usedBytesAfter: decision.usedBytes }];
+  if (decision.reason === 'invalid-sample') return records;
+  const firstOpen = records.findLastIndex((r) => r.usedBytesAfter !== null) + 1;
+  const measurable = (r: ActionRecord, index: number): boolean =>
+    index >= firstOpen && r.finishedAtMs !== null && decision.t >= r.finishedAtMs;
+  if (!records.some(measurable)) return records;
+  return records.map((r, i) =>
+    measurable(r, i) ? { ...r, usedBytesAfter: decision.usedBytes } : r,
+  );
 }
 
 /** Marks every action still pending as interrupted (its executor died or memgov restarted). */

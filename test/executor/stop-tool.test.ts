@@ -2,6 +2,7 @@
 // own process group when it holds no agent, else each PID children first; a tool that ignores
 // SIGTERM gets SIGKILL after toolKillAfterMs; a root that has exited is skipped, never guessed.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { identify } from '../../adapters/proc.ts';
 import { memoryLog } from '../../actors/log.ts';
@@ -51,14 +52,29 @@ describe('stopTool over real processes', () => {
     for (const child of started.splice(0)) child.kill('SIGKILL');
   });
 
-  /** This test process plays the agent; the tool is a shell child with a sleeping grandchild. */
-  function tool(options: { detached: boolean; trapTerm: boolean }) {
+  /** The shell has forked its sleep, so its trap (set before the fork) is in place. */
+  const hasChild = (pid: number): true | undefined => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim() === ''
+        ? undefined
+        : true;
+    } catch {
+      return undefined;
+    }
+  };
+
+  /**
+   * This test process plays the agent; the tool is a shell child with a sleeping grandchild,
+   * returned once the grandchild runs (a SIGTERM before that once met a shell with no trap yet).
+   */
+  async function tool(options: { detached: boolean; trapTerm: boolean }) {
     const trap = options.trapTerm ? "trap '' TERM; " : '';
     const child = spawn('sh', ['-c', `${trap}sleep 30 & wait`], {
       detached: options.detached,
       stdio: 'ignore',
     });
     started.push(child);
+    await pollUntil('the tool to fork its sleep', 5_000, () => hasChild(child.pid as number));
     const id = identify(child.pid as number)._unsafeUnwrap();
     const request: PendingAction = {
       ...{ seq: 1, action: 'stop-tool', atMs: 0, ratio: 0.8, usedBytes: 100, limitBytes: 125 },
@@ -71,7 +87,7 @@ describe('stopTool over real processes', () => {
   }
 
   it('a tool in its own group: SIGTERM to the group ends the shell and its sleep', async () => {
-    const t = tool({ detached: true, trapTerm: false });
+    const t = await tool({ detached: true, trapTerm: false });
     const deps = { agent: t.agent, log: memoryLog(), killAfterMs: 2_000, memgovPid: 1 };
     const result = await stopTool(t.request, new AbortController().signal, deps);
     expect(result.outcome).toBe('ok');
@@ -80,7 +96,7 @@ describe('stopTool over real processes', () => {
   });
 
   it("a tool in the agent's group that ignores SIGTERM is killed after toolKillAfterMs", async () => {
-    const t = tool({ detached: false, trapTerm: true });
+    const t = await tool({ detached: false, trapTerm: true });
     const log = memoryLog();
     const deps = { agent: t.agent, log, killAfterMs: 300, memgovPid: 1 };
     const result = await stopTool(t.request, new AbortController().signal, deps);
@@ -94,7 +110,7 @@ describe('stopTool over real processes', () => {
   });
 
   it('a root that already exited is skipped', async () => {
-    const t = tool({ detached: true, trapTerm: false });
+    const t = await tool({ detached: true, trapTerm: false });
     t.child.kill('SIGKILL');
     await pollUntil('the tool to exit', 5_000, () =>
       isGone(t.child.pid as number) ? true : undefined,

@@ -62,6 +62,17 @@ function scripted(samples: Sample[]): (send: (e: SupervisorEvent) => void) => vo
   };
 }
 
+/** An executor whose action finished ok at T0 + 120 ms, 120 ms long. */
+function finishedAt120(command: ExecuteCommand, send: (e: SupervisorEvent) => void): void {
+  send({
+    type: 'ACTION.RESULT',
+    seq: command.request.seq,
+    outcome: 'ok',
+    durationMs: 120,
+    finishedAtMs: T0 + 120,
+  });
+}
+
 describe('supervisor wiring', () => {
   it('persists each decision before the executor hears of the action, and hands it over once', () => {
     const log: string[] = [];
@@ -83,14 +94,7 @@ describe('supervisor wiring', () => {
       log,
       // The second sample is taken before the result arrives; the third, at once after it.
       sampler: scripted([at(T0, 0.72), at(T0 + 500, 0.65), at(T0 + 1_000, 0.6)]),
-      executor: (command, send) =>
-        send({
-          type: 'ACTION.RESULT',
-          seq: command.request.seq,
-          outcome: 'ok',
-          durationMs: 120,
-          finishedAtMs: T0 + 120,
-        }),
+      executor: finishedAt120,
     });
     actor.start();
     const governor = actor.getSnapshot().context.governor;
@@ -99,6 +103,26 @@ describe('supervisor wiring', () => {
     ]);
     expect(governor?.actions[0]?.usedBytesAfter).toBe(600_000_000);
     expect(log).toContain('sampler:SAMPLE_NOW');
+    actor.stop();
+  });
+
+  it('measures a finished action on the sample that dispatches the next rung', () => {
+    const log: string[] = [];
+    const actor = start({
+      log,
+      // Compact at 72%, a sample while it runs, its result, then at once a sample at 87% that
+      // dispatches the clear.
+      sampler: scripted([at(T0, 0.72), at(T0 + 500, 0.72), at(T0 + 1_000, 0.87)]),
+      executor: (command, send) => {
+        if (command.request.action === 'compact') finishedAt120(command, send);
+      },
+    });
+    actor.start();
+    const actions = actor.getSnapshot().context.governor?.actions ?? [];
+    expect(actions.map((a) => [a.seq, a.action, a.usedBytesAfter])).toEqual([
+      [1, 'compact', 870_000_000],
+      [2, 'clear', null],
+    ]);
     actor.stop();
   });
 
