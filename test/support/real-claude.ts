@@ -12,27 +12,28 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isRecord } from '../../lib/record.ts';
 import { pause } from '../../lib/time.ts';
+import {
+  agentCliPath,
+  commOf,
+  descendantsOf,
+  processTable,
+  requireAgentCli,
+  shellQuote,
+  socketNamer,
+} from './real-cli.ts';
 import { killTmuxServer } from './tmux.ts';
 
 /** Where scripts/install-agent-clis.sh puts the native binary (npm leaves bin/ a placeholder). */
 export function claudeBinaryPath(): string {
-  const cacheDir = process.env.MEMGOV_AGENT_CLIS ?? join(homedir(), '.cache/memgov-agent-clis');
-  return join(cacheDir, 'claude/node_modules/@anthropic-ai/claude-code-linux-x64/claude');
+  return agentCliPath('claude/node_modules/@anthropic-ai/claude-code-linux-x64/claude');
 }
 
-/**
- * Throws (never skips) when the binary is missing: CI installs it in .ci/run, so a silent skip
- * would hide that the real CLI was never run.
- */
 export function requireClaudeBinary(): void {
-  if (!existsSync(claudeBinaryPath()))
-    throw new Error(
-      `the real Claude Code CLI is not installed at ${claudeBinaryPath()}: run scripts/install-agent-clis.sh`,
-    );
+  requireAgentCli('Claude Code CLI', claudeBinaryPath());
 }
 
 // A dummy key: the CLI only checks that the last 20 characters were approved in ~/.claude.json.
@@ -104,10 +105,6 @@ function prepareHome(trusted = true): { home: string; cwd: string; bin: string }
   return { home, cwd, bin };
 }
 
-function shellQuote(word: string): string {
-  return `'${word.replaceAll("'", `'\\''`)}'`;
-}
-
 /** `env VAR=... <bin> <extraArgs>`: the argv that runs claude offline with its own HOME. */
 function launchArgv(bin: string, home: string, options: RealClaudeOptions): string[] {
   const env = {
@@ -131,32 +128,6 @@ function launchCommand(bin: string, home: string, options: RealClaudeOptions): s
   const start =
     options.viaShell === true ? `bash -c ${shellQuote(`${run}; exec bash`)}` : `exec ${run}`;
   return `${enter}${start}`;
-}
-
-/** pid -> [ppid, comm] of every process, from /proc/<pid>/stat. */
-function processTable(): Map<number, [number, string]> {
-  const table = new Map<number, [number, string]>();
-  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const comm = stat.slice(stat.indexOf('(') + 1, close);
-      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-      table.set(Number(name), [ppid, comm]);
-    } catch {
-      // Exited while we read.
-    }
-  }
-  return table;
-}
-
-/** The pane process and its descendants, parents first. */
-export function descendantsOf(rootPid: number): number[] {
-  const table = processTable();
-  const found = [rootPid];
-  for (let i = 0; i < found.length; i += 1)
-    for (const [pid, [ppid]] of table) if (ppid === found[i]) found.push(pid);
-  return found.filter((pid) => table.has(pid));
 }
 
 function findClaudeAmong(rootPid: number): number | undefined {
@@ -211,14 +182,8 @@ async function waitIdleIn(claude: RealClaude, timeoutMs: number): Promise<Claude
   }
 }
 
-let started = 0;
-
 /** A tmux socket name of its own for each real claude of this run. */
-export function claudeSocketName(): string {
-  // MEMGOV_TEST_TMUX_PREFIX: runs sharing a machine keep their tmux servers apart by name.
-  const prefix = process.env.MEMGOV_TEST_TMUX_PREFIX ?? 'memgov-claude';
-  return `${prefix}-${process.pid}-${(started += 1)}`;
-}
+export const claudeSocketName = socketNamer('memgov-claude');
 
 /** A HOME and cwd for claude, and the argv that starts it there (for memgov to launch). */
 export function prepareRealClaude(options: RealClaudeOptions): {
@@ -295,14 +260,6 @@ export function startRealClaude(options: RealClaudeOptions): RealClaude {
   tmux(['new-session', '-d', '-s', 'main', '-x', '160', '-y', '50', '-c', cwd]);
   tmux(['respawn-pane', '-k', '-t', 'main', launchCommand(bin, home, options)]);
   return realClaudeIn({ socket, target: 'main', home, cwd });
-}
-
-function commOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
 }
 
 /**

@@ -15,27 +15,22 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openTurnAtMs } from '../../agents/codex-files.ts';
 import { pollUntil } from './daemon.ts';
 import { lastInputText, type FakeOpenAI } from './fake-openai.ts';
 import { killTmuxServer } from './tmux.ts';
-import { descendantsOf } from './real-claude.ts';
+import { agentCliPath, commOf, descendantsOf, requireAgentCli, socketNamer } from './real-cli.ts';
 
 /** Where scripts/install-agent-clis.sh puts the native binary of @openai/codex-linux-x64. */
 export function codexBinaryPath(): string {
-  const cacheDir = process.env.MEMGOV_AGENT_CLIS ?? join(homedir(), '.cache/memgov-agent-clis');
   const platform = 'codex/node_modules/@openai/codex-linux-x64';
-  return join(cacheDir, platform, 'vendor/x86_64-unknown-linux-musl/bin/codex');
+  return agentCliPath(`${platform}/vendor/x86_64-unknown-linux-musl/bin/codex`);
 }
 
-/** Throws (never skips) when the binary is missing: npm test installs it first. */
 export function requireCodexBinary(): void {
-  if (!existsSync(codexBinaryPath()))
-    throw new Error(
-      `the real Codex CLI is not installed at ${codexBinaryPath()}: run scripts/install-agent-clis.sh codex`,
-    );
+  requireAgentCli('Codex CLI', codexBinaryPath(), 'codex');
 }
 
 /** A custom provider needs no OpenAI login; retries off so a fake's error shows at once. */
@@ -101,14 +96,6 @@ export interface RealCodex extends CodexSetup {
   rollouts(): string[];
   records(path: string): Record<string, unknown>[];
   stop(): void;
-}
-
-function commOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
 }
 
 function filesUnder(dir: string): string[] {
@@ -183,12 +170,8 @@ export function survivors(recorded: ReadonlyMap<number, string>): number[] {
     .map(([pid]) => pid);
 }
 
-let started = 0;
-/** A tmux socket of its own per codex (MEMGOV_TEST_TMUX_PREFIX keeps parallel runs apart). */
-export function socketName(): string {
-  const prefix = process.env.MEMGOV_TEST_TMUX_PREFIX ?? 'memgov-codex';
-  return `${prefix}-${process.pid}-${(started += 1)}`;
-}
+/** A tmux socket of its own per codex. */
+export const socketName = socketNamer('memgov-codex');
 
 /** No turn open in any rollout: the CLI's own state (the pane is no guide while it streams). */
 export function codexIdle(codex: RealCodex): boolean {

@@ -15,27 +15,28 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { geminiCiVariables } from '../../agents/gemini.ts';
 import { isRecord } from '../../lib/record.ts';
 import { pause } from '../../lib/time.ts';
 import { lastUserText, type FakeGemini } from './fake-gemini-api.ts';
-import { descendantsOf } from './real-claude.ts';
+import {
+  agentCliPath,
+  descendantsOf,
+  requireAgentCli,
+  shellQuote,
+  socketNamer,
+} from './real-cli.ts';
 import { pollUntil } from './daemon.ts';
 import { killTmuxServer } from './tmux.ts';
 
 export function geminiBinaryPath(): string {
-  const cacheDir = process.env.MEMGOV_AGENT_CLIS ?? join(homedir(), '.cache/memgov-agent-clis');
-  return join(cacheDir, 'gemini/node_modules/.bin/gemini');
+  return agentCliPath('gemini/node_modules/.bin/gemini');
 }
 
-/** Throws (never skips) when the CLI is missing: scripts/test-deps.sh installs it. */
 export function requireGeminiBinary(): void {
-  if (!existsSync(geminiBinaryPath()))
-    throw new Error(
-      `the real Gemini CLI is not installed at ${geminiBinaryPath()}: run scripts/install-agent-clis.sh`,
-    );
+  requireAgentCli('Gemini CLI', geminiBinaryPath());
 }
 
 /** A process as recorded: its pid and its start time (field 22 of /proc/PID/stat). */
@@ -141,13 +142,8 @@ export function prepareRealGemini(baseUrl: string): { home: string; cwd: string;
   return { home, cwd, argv: ['env', ...unsets, ...assigns, geminiBinaryPath()] };
 }
 
-let started = 0;
-
 /** A tmux socket name of its own for each real gemini of this run. */
-export function geminiSocketName(): string {
-  const prefix = process.env.MEMGOV_TEST_TMUX_PREFIX ?? 'memgov-gemini';
-  return `${prefix}-${process.pid}-${(started += 1)}`;
-}
+export const geminiSocketName = socketNamer('memgov-gemini');
 
 const SPINNER = /esc to cancel/;
 const INPUT_BOX = /Type your message/;
@@ -222,10 +218,6 @@ export async function sendGeminiTurn(gemini: RealGemini, fake: FakeGemini, promp
     () => fake.turnRequests().find((r) => lastUserText(r.body).includes(prompt)),
     () => `pane:\n${gemini.capturePane()}`,
   );
-}
-
-function shellQuote(word: string): string {
-  return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /**
