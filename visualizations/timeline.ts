@@ -22,6 +22,15 @@ export interface TimelinePoint {
   readonly state: string;
   readonly action: TimelineAction | null;
   readonly reason?: string;
+  /** The agent's largest child subtree at this sample; a stop-tool marker names it. */
+  readonly tool?: TimelineTool;
+}
+
+/** A tool as the journal and a trace line carry it. */
+export interface TimelineTool {
+  readonly pid: number;
+  readonly bytes: number;
+  readonly command: string;
 }
 
 /** One finished action, as the journal records it (cli/commands/timeline.ts passes its records). */
@@ -157,6 +166,8 @@ interface ActionMark {
   readonly ratio: number;
   readonly state: string;
   readonly reason: string;
+  /** "npm run build (pid 4242), 612 MiB": the tool a stop-tool marker stopped. */
+  readonly tool: string | null;
 }
 
 interface ResultMark {
@@ -475,7 +486,8 @@ function actionMarkers(frame: Frame, buckets: readonly Bucket[]): string {
     const times = mark.count > 1 ? `${mark.count} × ${action}, the first` : action;
     const title =
       `${times} at ${formatTime(mark.t)} (${elapsed(frame, mark.t)}), ratio ${percent(mark.ratio)}` +
-      `\nreason: ${mark.reason}\nstate: ${mark.state}`;
+      `\nreason: ${mark.reason}\nstate: ${mark.state}` +
+      (mark.tool === null ? '' : `\ntool: ${mark.tool}`);
     out.push(
       `<g class="marker" data-action="${action}" data-count="${mark.count}"><title>${escapeHtml(title)}</title>` +
         `${actionShape(action, xOf(frame, mark.t), yOfRatio(frame, mark.ratio))}</g>`,
@@ -760,6 +772,14 @@ function bucketAt(series: Series, t: number): Bucket {
   return bucket;
 }
 
+/** The tool in words, or null when the point carries none the plot can trust. */
+function toolLabel(tool: TimelineTool | undefined): string | null {
+  if (tool === undefined || typeof tool !== 'object' || tool === null) return null;
+  const { pid, bytes, command } = tool;
+  if (!Number.isFinite(pid) || !Number.isFinite(bytes) || typeof command !== 'string') return null;
+  return `${clip(command)} (pid ${pid}), ${mibText(bytes)}`;
+}
+
 function addPoint(series: Series, point: TimelinePoint): void {
   const { t, ratio, nextPollMs, action } = point;
   // The CLI validates its input; a point the plot cannot place is left out, never a crash.
@@ -776,7 +796,9 @@ function addPoint(series: Series, point: TimelinePoint): void {
     if (mark !== undefined) mark.count++;
     else {
       const state = clip(point.state);
-      bucket.actions.set(action, { count: 1, t, ratio, state, reason: clip(point.reason ?? '') });
+      const reason = clip(point.reason ?? '');
+      const tool = action === 'stop-tool' ? toolLabel(point.tool) : null;
+      bucket.actions.set(action, { count: 1, t, ratio, state, reason, tool });
     }
     tally.actions.set(action, (tally.actions.get(action) ?? 0) + 1);
   }

@@ -99,6 +99,7 @@ export function replayCommand(argv: readonly string[], io: CliIo): number {
         state: step.state,
         action,
         reason: d.reason,
+        ...(d.tool === undefined ? {} : { tool: d.tool }),
       });
     }
     if (printing) {

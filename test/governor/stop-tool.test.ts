@@ -2,6 +2,7 @@
 // subtree holds at least toolShareAt of the working set, the rung at that sample is stop-tool,
 // and it counts as the tier it replaced (the ladder still never skips a tier). Config rules and
 // replay reading `tool` from trace lines.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../cli/config.ts';
@@ -121,6 +122,10 @@ describe('replay reads tool from trace lines', () => {
     const run = await runMain(['replay', join(dir, 'trace.jsonl'), '--json']);
     expect(run.code).toBe(0);
     expect(run.stdout.split('\n')[0]).toContain('"action":"stop-tool"');
+    // The HTML timeline of the same replay names the tool on the stop-tool marker.
+    const html = join(dir, 'replay.html');
+    expect((await runMain(['replay', join(dir, 'trace.jsonl'), '--html', html])).code).toBe(0);
+    expect(readFileSync(html, 'utf8')).toContain('tool: make -j8 (pid 7), 572 MiB');
     const bad = await runMain(['replay', join(dir, 'bad.jsonl'), '--json']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/bad.jsonl:1: "tool" must be \{"pid", "pgid", "bytes", "command"\}/);

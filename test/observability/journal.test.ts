@@ -307,6 +307,10 @@ describe('reading journal lines', () => {
     [{ ...sample(1), nextPollMs: -1 }, '"nextPollMs" must be a number, 0 or more (got -1)'],
     [{ ...sample(1), current: 'lots' }, '"current" must be a number (got "lots")'],
     [{ ...sample(1), pressureSomeAvg10Pct: 101 }, '"pressureSomeAvg10Pct" must be a percentage'],
+    [
+      { ...sample(1), tool: { pid: 9, pgid: 9, bytes: '1G', command: 'make' } },
+      '"tool" must be {"pid", "pgid", "bytes", "command"}',
+    ],
     [{ ...result(1, 1), outcome: 3 }, '"outcome" must be a string (got 3)'],
     [{ ...result(1, 1), detail: {} }, '"detail" must be a string or null (got {})'],
     [{ kind: 'oom', t: 1, kills: 1, totalKills: 1, tier: 5, state: '' }, '"tier" must be 0, 1, 2'],

@@ -69,6 +69,19 @@ describe('memgov timeline (the bundle)', () => {
     expect(html).toContain('>compact (70.0%-85.0%)</text>');
   });
 
+  it('names the tool a journaled stop-tool stopped on its marker', async () => {
+    const dir = scratch();
+    const journal = join(dir, 'journal.jsonl');
+    const writer = openJournal({ path: journal, maxBytes: 1 << 20, keep: 1 })._unsafeUnwrap();
+    const tool = { pid: 4242, pgid: 4242, bytes: 700 * 1024 ** 2, command: 'npm run build' };
+    writer.append(journalSample(T0, 0.5));
+    writer.append(journalSample(T0 + 1000, 0.8, { action: 'stop-tool', tier: 1, tool }));
+    writer.close();
+    const out = join(dir, 'timeline.html');
+    expect((await runMain(['timeline', journal, '--html', out])).code).toBe(0);
+    expect(readFileSync(out, 'utf8')).toContain('tool: npm run build (pid 4242), 700 MiB');
+  });
+
   it('skips a torn line, says where it was, and still draws the rest', () => {
     const dir = scratch();
     const journal = join(dir, 'journal.jsonl');

@@ -190,6 +190,20 @@ describe('renderTimeline', () => {
     expect(pathOf(renderTimeline(steady, [], META), 'ratio').match(/M/g)).toHaveLength(1);
   });
 
+  it("names a stop-tool marker's tool: command, pid, size; a tool it cannot read is left out", () => {
+    const tool = { pid: 4242, bytes: 612 * 1024 ** 2, command: 'npm run build' };
+    const stopped = { ...point(T0 + 5_000, 0.8, 'stop-tool'), tool };
+    const garbled = {
+      ...point(T0 + 60_000, 0.8, 'stop-tool'),
+      tool: { pid: 'x', bytes: null, command: 7 } as unknown as typeof tool,
+    };
+    const found = markers(renderTimeline([point(T0, 0.5), stopped, garbled], [], META));
+    expect(found.map((m) => [m.action, m.title.split('\n').at(-1)])).toEqual([
+      ['stop-tool', 'tool: npm run build (pid 4242), 612 MiB'],
+      ['stop-tool', `state: ${STATE}`],
+    ]);
+  });
+
   it('escapes every string that comes from the input', () => {
     const hostile = `</script><img src=x onerror=alert(1)>"'&`;
     const html = renderTimeline(
