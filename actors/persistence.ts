@@ -115,12 +115,29 @@ export interface Persister {
   readonly forceNext: () => void;
 }
 
+/** The objects durableKey reads; the governor keeps each by reference while it is unchanged. */
+function durableParts(governor: GovernorContext | null): readonly unknown[] {
+  if (governor === null) return [];
+  const { lastCompact, clearedSinceCompact, tier3Armed, speed } = governor.facts;
+  const { actions, oom, tier3AtMs } = governor;
+  return [lastCompact, clearedSinceCompact, tier3Armed, speed, actions, oom, tier3AtMs];
+}
+
+function sameParts(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((part, i) => part === b[i]);
+}
+
 export function createPersister(stateFile: string, log: Log, now: () => number): Persister {
   let persistedKey = '';
   let persistedAtMs = Number.NEGATIVE_INFINITY;
+  // The parts behind persistedKey: when every one is the same object, the key is too, and the
+  // JSON.stringify of the action records is skipped (a sample that changes nothing durable).
+  let persistedParts: readonly unknown[] | null = null;
   return {
     persist: ({ context, self }) => {
-      const key = durableKey(context.governor);
+      const parts = durableParts(context.governor);
+      const unchanged = persistedParts !== null && sameParts(parts, persistedParts);
+      const key = unchanged ? persistedKey : durableKey(context.governor);
       const nowMs = now();
       // Durable facts are written at once; otherwise a refresh now and then keeps `status` current.
       if (key === persistedKey && nowMs - persistedAtMs < STATUS_REFRESH_MS) return;
@@ -135,10 +152,12 @@ export function createPersister(stateFile: string, log: Log, now: () => number):
         return;
       }
       persistedKey = key;
+      persistedParts = parts;
       persistedAtMs = nowMs;
     },
     forceNext: () => {
       persistedKey = '';
+      persistedParts = null;
     },
   };
 }

@@ -11,12 +11,14 @@
 // start-up, so the CPU is also given without it ("after the first slice").
 //
 // Cgroups watched (children of our own memory cgroup, no process inside unless said):
-//   idle-4g     4 GiB limit, empty: DEFAULT policy polls every 0.70 * 4 GiB / 200 MiB/s = 14.3 s
+//   idle-4g     4 GiB limit, empty: DEFAULT policy polls every 0.70 * 4 GiB / 500 MiB/s = 5.7 s
+//               (assumedGrowthBytesPerSec; builds before 142fed1 assumed 200 MiB/s: 14.3 s)
 //   unlimited   no limit (memgov falls back to the host's RAM): the 60 s relaxed ceiling
 //   half-1g     1 GiB limit, a synthetic agent holding ~512 MiB: headroom interval ~1 s
 // Extra rows try Node flags on the same daemon (product code unchanged) to show what dominates.
 // Run: npm run bench (after the build), or node --import tsx bench/footprint.bench.ts.
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { DEFAULT_POLICY } from '../machines/config.ts';
 import {
   MiB,
   baseline,
@@ -158,8 +160,12 @@ function intervalNote(spec: RowSpec, dirs: Map<CgroupName, string>): string {
   const limitBytes = unlimited ? hostMemTotalBytes() : reading.limitBytes;
   const ratio = reading.usedBytes / limitBytes;
   const next = [0.7, 0.85, 0.9, 1].find((t) => ratio < t) ?? 1;
-  const intervalS = Math.min(60, Math.max(1, ((next - ratio) * limitBytes) / (200 * MiB)));
-  return `${name} (${(ratio * 100).toFixed(0)}%, ~${intervalS.toFixed(1)} s)`;
+  // This tree's DEFAULT policy; a baseline build polls by its own (it may assume another rate).
+  const { assumedGrowthBytesPerSec, minPollMs, relaxedPollMs } = DEFAULT_POLICY;
+  const headroomMs = (((next - ratio) * limitBytes) / assumedGrowthBytesPerSec) * 1000;
+  const intervalS = Math.min(relaxedPollMs, Math.max(minPollMs, headroomMs)) / 1000;
+  const own = spec.baseline === true ? ', by its own policy' : '';
+  return `${name} (${(ratio * 100).toFixed(0)}%${own === '' ? `, ~${intervalS.toFixed(1)} s` : own})`;
 }
 
 function hostMemTotalBytes(): number {

@@ -26,7 +26,12 @@ export interface PolicyConfig {
   readonly minPollMs: number;
   /** Fast polling continues until the ratio drops this far below fastPollAt. */
   readonly fastPollHysteresis: number;
-  /** Growth rate the headroom-shortened interval is sized for: 200 MiB/s, the reaction target. */
+  /**
+   * Growth rate the headroom-shortened interval is sized for: 500 MiB/s, the reaction target. A
+   * burst that starts just after a relaxed poll is first seen about `interval - headroom / rate`
+   * after the crossing: sized for 200 MiB/s, a 500 MiB/s burst from 12.5% of 1 GiB was seen
+   * ~1.8 s late (docs/BENCHMARKS.md, "Reaction at 500 MiB/s").
+   */
   readonly assumedGrowthBytesPerSec: number;
   /** Urgent when the limit is projected within this many of the current intervals. */
   readonly urgentHorizonIntervals: number;
@@ -51,7 +56,7 @@ export const DEFAULT_POLICY: PolicyConfig = {
   urgentPollMs: 250,
   minPollMs: 1_000,
   fastPollHysteresis: 0.05,
-  assumedGrowthBytesPerSec: 200 * 1024 * 1024,
+  assumedGrowthBytesPerSec: 500 * 1024 * 1024,
   urgentHorizonIntervals: 2,
   tools: 'stop',
   toolShareAt: 0.5,

@@ -22,15 +22,17 @@ export interface TimelinePoint {
   readonly state: string;
   readonly action: TimelineAction | null;
   readonly reason?: string;
-  /** The agent's largest child subtree at this sample; a stop-tool marker names it. */
+  /** The agent's largest child subtree at this sample (the tool a stop-tool stops). */
   readonly tool?: TimelineTool;
+  /** The limit in bytes (a journal's sample lines carry it): turns a ratio drop into bytes. */
+  readonly limit?: number;
 }
 
-/** A tool as the journal and a trace line carry it. */
+/** A tool as the journal records it. */
 export interface TimelineTool {
+  readonly command: string;
   readonly pid: number;
   readonly bytes: number;
-  readonly command: string;
 }
 
 /** One finished action, as the journal records it (cli/commands/timeline.ts passes its records). */
@@ -166,8 +168,19 @@ interface ActionMark {
   readonly ratio: number;
   readonly state: string;
   readonly reason: string;
-  /** "npm run build (pid 4242), 612 MiB": the tool a stop-tool marker stopped. */
-  readonly tool: string | null;
+  /** A stop-tool's tool; shared (not copied) when buckets merge, so its measurement lands. */
+  readonly stop?: StopMark;
+}
+
+/**
+ * What a stop-tool marker tells: the tool it stopped and what that freed, measured as the
+ * governor does: the sample before it against the first sample after its result.
+ */
+interface StopMark {
+  readonly tool: TimelineTool;
+  readonly ratio: number;
+  resultSeen: boolean;
+  freedBytes: number | null;
 }
 
 interface ResultMark {
@@ -487,7 +500,7 @@ function actionMarkers(frame: Frame, buckets: readonly Bucket[]): string {
     const title =
       `${times} at ${formatTime(mark.t)} (${elapsed(frame, mark.t)}), ratio ${percent(mark.ratio)}` +
       `\nreason: ${mark.reason}\nstate: ${mark.state}` +
-      (mark.tool === null ? '' : `\ntool: ${mark.tool}`);
+      (mark.stop === undefined ? '' : stopText(mark.stop));
     out.push(
       `<g class="marker" data-action="${action}" data-count="${mark.count}"><title>${escapeHtml(title)}</title>` +
         `${actionShape(action, xOf(frame, mark.t), yOfRatio(frame, mark.ratio))}</g>`,
@@ -746,6 +759,8 @@ interface Series {
   /** The starts the journal recorded, the first MAX_STARTS of them. */
   readonly starts: TimelineStart[];
   readonly tally: Tally;
+  /** The latest stop-tool, until the first sample after its result has measured it. */
+  pendingStop: StopMark | null;
 }
 
 const MAX_STARTS = 200;
@@ -772,14 +787,6 @@ function bucketAt(series: Series, t: number): Bucket {
   return bucket;
 }
 
-/** The tool in words, or null when the point carries none the plot can trust. */
-function toolLabel(tool: TimelineTool | undefined): string | null {
-  if (tool === undefined || typeof tool !== 'object' || tool === null) return null;
-  const { pid, bytes, command } = tool;
-  if (!Number.isFinite(pid) || !Number.isFinite(bytes) || typeof command !== 'string') return null;
-  return `${clip(command)} (pid ${pid}), ${mibText(bytes)}`;
-}
-
 function addPoint(series: Series, point: TimelinePoint): void {
   const { t, ratio, nextPollMs, action } = point;
   // The CLI validates its input; a point the plot cannot place is left out, never a crash.
@@ -791,14 +798,16 @@ function addPoint(series: Series, point: TimelinePoint): void {
   if (bucket.poll === null) bucket.poll = extremesOf(t, nextPollMs);
   else extend(bucket.poll, t, nextPollMs);
   bucket.lastNextPollMs = nextPollMs;
+  measureStop(series, point);
   if (action !== null) {
+    const stop = stopMarkOf(point);
+    if (stop !== undefined) series.pendingStop = stop;
     const mark = bucket.actions.get(action);
     if (mark !== undefined) mark.count++;
     else {
       const state = clip(point.state);
       const reason = clip(point.reason ?? '');
-      const tool = action === 'stop-tool' ? toolLabel(point.tool) : null;
-      bucket.actions.set(action, { count: 1, t, ratio, state, reason, tool });
+      bucket.actions.set(action, { count: 1, t, ratio, state, reason, ...(stop && { stop }) });
     }
     tally.actions.set(action, (tally.actions.get(action) ?? 0) + 1);
   }
@@ -809,8 +818,42 @@ function addPoint(series: Series, point: TimelinePoint): void {
   if (t > tally.endT) tally.endT = t;
 }
 
+/** A tool the plot can show; the builder takes any input without failing (the CLI checks it). */
+function isTool(tool: TimelineTool | undefined): tool is TimelineTool {
+  if (typeof tool !== 'object' || tool === null) return false;
+  const { command, pid, bytes } = tool as Partial<Record<keyof TimelineTool, unknown>>;
+  return typeof command === 'string' && Number.isFinite(pid) && Number.isFinite(bytes);
+}
+
+/** A stop-tool point's mark of its tool, or undefined for any other point. */
+function stopMarkOf(point: TimelinePoint): StopMark | undefined {
+  const { tool } = point;
+  if (point.action !== 'stop-tool' || !isTool(tool)) return undefined;
+  const shown = { command: clip(tool.command), pid: tool.pid, bytes: tool.bytes };
+  return { tool: shown, ratio: point.ratio, resultSeen: false, freedBytes: null };
+}
+
+/** The first sample after a stop-tool's result measures what it freed (with a known limit). */
+function measureStop(series: Series, point: TimelinePoint): void {
+  const pending = series.pendingStop;
+  if (pending === null || !pending.resultSeen) return;
+  series.pendingStop = null;
+  const limit = point.limit;
+  if (limit === undefined || !Number.isFinite(limit)) return;
+  pending.freedBytes = (pending.ratio - point.ratio) * limit;
+}
+
+/** The tooltip lines of a stop-tool marker. */
+function stopText(stop: StopMark): string {
+  const { command, pid, bytes } = stop.tool;
+  const freed = stop.freedBytes === null ? 'not measured' : mibText(stop.freedBytes);
+  return `\ntool: ${command} (pid ${pid}), ${mibText(bytes)}\nfreed: ${freed}`;
+}
+
 function addResult(series: Series, input: TimelineResult): void {
   if (!Number.isFinite(input.t)) return;
+  if (input.action === 'stop-tool' && series.pendingStop !== null)
+    series.pendingStop.resultSeen = true;
   const { tally } = series;
   const result: TimelineResult = {
     ...input,
@@ -963,6 +1006,7 @@ export function createTimelineBuilder(): TimelineBuilder {
       maxPollMs: 0,
       endT: Number.NEGATIVE_INFINITY,
     },
+    pendingStop: null,
   };
   return {
     get pointCount() {

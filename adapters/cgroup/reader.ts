@@ -14,8 +14,7 @@ import {
   parseOomControl,
   parseOomGroup,
   parsePressureSomeAvg10,
-  parseV1InactiveFileBytes,
-  parseV1HierarchicalLimit,
+  parseV1Stat,
   parseV1Limit,
   parseV2InactiveFileBytes,
   parseV2Limit,
@@ -345,17 +344,6 @@ function resolveV1Limit(
     const chosen = tighter(own, parent);
     return chosen === null ? hostLimit(meminfoPath) : ok(chosen);
   });
-}
-
-/** v1 memory.stat, read once a sample: the inactive file cache and the hierarchical limit. */
-function parseV1Stat(
-  text: string,
-  file: string,
-): Result<[number, LimitBytes | undefined], CgroupError> {
-  return Result.combine([
-    parseV1InactiveFileBytes(text, file),
-    parseV1HierarchicalLimit(text, file),
-  ]);
 }
 
 /**

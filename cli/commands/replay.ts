@@ -99,7 +99,10 @@ export function replayCommand(argv: readonly string[], io: CliIo): number {
         state: step.state,
         action,
         reason: d.reason,
-        ...(d.tool === undefined ? {} : { tool: d.tool }),
+        limit: d.limitBytes,
+        ...(d.tool === undefined
+          ? {}
+          : { tool: { command: d.tool.command, pid: d.tool.pid, bytes: d.tool.bytes } }),
       });
     }
     if (printing) {

@@ -13,8 +13,10 @@ import {
   parseMountinfo,
   parseOomControl,
   parseProcCgroup,
+  parseV1HierarchicalLimit,
   parseV1InactiveFileBytes,
   parseV1Limit,
+  parseV1Stat,
   parseV2InactiveFileBytes,
   parseV2Limit,
   parseV2OomKills,
@@ -398,6 +400,61 @@ describe('flat-keyed files', () => {
     expect(parseV2OomKills(fixture(`${V2_DIR}/memory.events`), 'f')._unsafeUnwrap()).toBe(1);
     expect(parseV2OomKills('low 0\nhigh 0\nmax 0\noom 0\n', 'f')._unsafeUnwrap()).toBe(0);
     expect(parseV2OomKills('oom_kill -1\n', 'f').isErr()).toBe(true);
+  });
+});
+
+describe('parseV1Stat: one parse of memory.stat for both fields', () => {
+  const separately = (text: string) =>
+    parseV1InactiveFileBytes(text, 'f').andThen((inactive) =>
+      parseV1HierarchicalLimit(text, 'f').map((limit) => [inactive, limit] as const),
+    );
+
+  it('gives the fixtures the same fields as the two parsers', () => {
+    for (const path of [`${V1_DIR}/memory.stat`, 'v1-limited/memory.stat']) {
+      const text = fixture(path);
+      expect(parseV1Stat(text, 'f')._unsafeUnwrap()).toEqual(separately(text)._unsafeUnwrap());
+    }
+    expect(parseV1Stat(fixture(`${V1_DIR}/memory.stat`), 'f')._unsafeUnwrap()).toEqual([
+      21921792,
+      'unlimited',
+    ]);
+  });
+
+  it('gives any text the same result or error as the two parsers, in their order', () => {
+    const line = fc.oneof(
+      fc.constantFrom('total_inactive_file', 'inactive_file', 'hierarchical_memory_limit', 'rss'),
+      fc.string({ unit: fc.constantFrom(...'ab_ '.split('')), maxLength: 6 }),
+    );
+    const value = fc.oneof(
+      fc.bigInt({ min: 0n, max: 2n ** 64n }).map(String),
+      fc.constantFrom('-1', 'x', '', '1 2'),
+    );
+    const stat = fc
+      .array(fc.tuple(line, value), { maxLength: 6 })
+      .map((pairs) => pairs.map(([k, v]) => `${k} ${v}`).join('\n'));
+    fc.assert(
+      fc.property(stat, (text) => {
+        const once = parseV1Stat(text, 'f');
+        const twice = separately(text);
+        expect(once.isOk()).toBe(twice.isOk());
+        if (once.isOk()) expect(once.value).toEqual(twice._unsafeUnwrap());
+        else expect(once.error).toEqual(twice._unsafeUnwrapErr());
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('parseV1Limit: a limit shorter than 2^62 in digits is a count, 2^62 itself unlimited', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n }), (bytes) => {
+        const parsed = parseV1Limit(`${bytes}\n`, 'f');
+        if (bytes >= 2n ** 62n) expect(parsed._unsafeUnwrap()).toBe('unlimited');
+        else if (bytes <= BigInt(Number.MAX_SAFE_INTEGER))
+          expect(parsed._unsafeUnwrap()).toBe(Number(bytes));
+        else expect(parsed.isErr()).toBe(true);
+      }),
+    );
+    expect(parseV1Limit('0004611686018427387904\n', 'f')._unsafeUnwrap()).toBe('unlimited');
   });
 });
 

@@ -175,11 +175,11 @@ describe('polling speeds', () => {
     expect(step?.state).toContain('polling.relaxed');
   });
 
-  it('shortens the relaxed interval by headroom: time for 200 MiB/s to reach compactAt', () => {
+  it('shortens the relaxed interval by headroom: time for 500 MiB/s to reach compactAt', () => {
     const limit = 16 * 1024 * MiB;
     const [step] = drive([big(T0, 0.5, limit)]);
     const headroomBytes = (0.7 - 0.5) * limit;
-    expect(step?.decision.nextPollMs).toBe(Math.floor((headroomBytes / (200 * MiB)) * 1000));
+    expect(step?.decision.nextPollMs).toBe(Math.floor((headroomBytes / (500 * MiB)) * 1000));
   });
 
   it('never polls faster than minPollMs on headroom alone', () => {
@@ -201,11 +201,11 @@ describe('polling speeds', () => {
   });
 
   it('goes urgent when the growth rate projects the limit within two intervals', () => {
-    // 1 GiB limit, +250 MiB in 1 s: 2.5 s to the limit, the relaxed interval would be 1.6 s.
+    // 1 GiB limit, +350 MiB in 1 s: 1.5 s to the limit, the relaxed interval would be 1 s.
     const limit = 1024 * MiB;
     const steps = drive([
       { t: T0, current: 0.15 * limit, inactiveFile: 0, limit },
-      { t: T0 + 1_000, current: 0.15 * limit + 250 * MiB, inactiveFile: 0, limit },
+      { t: T0 + 1_000, current: 0.15 * limit + 350 * MiB, inactiveFile: 0, limit },
     ]);
     expect(steps[1]?.decision.speed).toBe('urgent');
     expect(steps[1]?.decision.nextPollMs).toBe(250);

@@ -101,6 +101,44 @@ describe('renderTimeline', () => {
     }
   });
 
+  it('a stop-tool marker names its tool (command, pid, bytes) and what it freed', () => {
+    const GiB = 1024 ** 3;
+    const tool = { command: 'npm run <build>', pid: 4242, bytes: 600 * 1024 ** 2 };
+    const stop = (t: number, ratio: number, action: TimelineAction | null = null) => ({
+      ...point(t, ratio, action),
+      limit: GiB,
+      ...(action === 'stop-tool' ? { tool } : {}),
+    });
+    const builder = createTimelineBuilder();
+    builder.addPoint(stop(T0, 0.6));
+    builder.addPoint(stop(T0 + 1_000, 0.75, 'stop-tool'));
+    // Not the measure: this sample came before the result.
+    builder.addPoint(stop(T0 + 1_100, 0.76));
+    builder.addResult({ ...result(T0 + 1_500, 'ok'), action: 'stop-tool' });
+    builder.addPoint(stop(T0 + 1_600, 0.25));
+    builder.addPoint(stop(T0 + 2_600, 0.2));
+    const [marker] = markers(builder.render(META));
+    expect(marker?.action).toBe('stop-tool');
+    expect(marker?.title).toContain('tool: npm run &lt;build&gt; (pid 4242), 600 MiB');
+    // 0.75 - 0.25 of 1 GiB: 512 MiB.
+    expect(marker?.title).toContain('freed: 512 MiB');
+  });
+
+  it('a stop-tool whose result never came, or without a limit, says its freed bytes are not measured', () => {
+    const tool = { command: 'make', pid: 7, bytes: 1024 ** 2 };
+    const noResult = createTimelineBuilder();
+    noResult.addPoint({ ...point(T0, 0.75, 'stop-tool'), tool, limit: 1024 ** 3 });
+    noResult.addPoint({ ...point(T0 + 1_000, 0.3), limit: 1024 ** 3 });
+    expect(markers(noResult.render(META))[0]?.title).toContain('freed: not measured');
+    const noLimit = createTimelineBuilder();
+    noLimit.addPoint({ ...point(T0, 0.75, 'stop-tool'), tool });
+    noLimit.addResult({ ...result(T0 + 500, 'ok'), action: 'stop-tool' });
+    noLimit.addPoint(point(T0 + 1_000, 0.3));
+    expect(markers(noLimit.render(META))[0]?.title).toContain('freed: not measured');
+    // A marker of another action has no tool line.
+    expect(markers(renderTimeline(ladder(), [], META))[0]?.title).not.toContain('tool:');
+  });
+
   it('shades and labels the four threshold bands from the configuration', () => {
     const html = renderTimeline(ladder(), [], {
       ...META,
@@ -190,16 +228,13 @@ describe('renderTimeline', () => {
     expect(pathOf(renderTimeline(steady, [], META), 'ratio').match(/M/g)).toHaveLength(1);
   });
 
-  it("names a stop-tool marker's tool: command, pid, size; a tool it cannot read is left out", () => {
-    const tool = { pid: 4242, bytes: 612 * 1024 ** 2, command: 'npm run build' };
-    const stopped = { ...point(T0 + 5_000, 0.8, 'stop-tool'), tool };
+  it('a stop-tool whose tool it cannot read is drawn without one, never a failure', () => {
     const garbled = {
       ...point(T0 + 60_000, 0.8, 'stop-tool'),
-      tool: { pid: 'x', bytes: null, command: 7 } as unknown as typeof tool,
+      tool: { pid: 'x', bytes: null, command: null } as unknown as TimelinePoint['tool'],
     };
-    const found = markers(renderTimeline([point(T0, 0.5), stopped, garbled], [], META));
+    const found = markers(renderTimeline([point(T0, 0.5), garbled], [], META));
     expect(found.map((m) => [m.action, m.title.split('\n').at(-1)])).toEqual([
-      ['stop-tool', 'tool: npm run build (pid 4242), 612 MiB'],
       ['stop-tool', `state: ${STATE}`],
     ]);
   });
