@@ -31,21 +31,20 @@ import {
   type WorkingSet,
 } from './support.ts';
 import {
-  MiB,
   SEED_RELAXED_MS,
   compactBy,
   crossingOf,
   memgovDecision,
   reactionMs,
   seedDecision,
+  CAP_MIB,
+  COMPACT_AT,
+  LIMIT_BYTES,
+  POLL_MS,
   type Crossing,
 } from './reaction-measure.ts';
 
-const LIMIT_BYTES = 1024 * MiB;
-const COMPACT_AT = 0.7;
 const START_MIB = 128;
-const CAP_MIB = 850;
-const POLL_MS = 10;
 const RATES = [50, 200] as const;
 const TRIALS = Number(process.env.BENCH_GUEST_TRIALS ?? 4);
 const CGROUP2_SUPER_MAGIC = 0x63677270;

@@ -7,6 +7,14 @@ export const MiB = 1024 * 1024;
 /** The seed loop's relaxed interval (bench/seed-governor.sh RELAXED_INTERVAL_S). */
 export const SEED_RELAXED_MS = 60_000;
 
+/** The trial cgroup both reaction benches make: a 1 GiB limit, memgov's default compactAt. */
+export const LIMIT_BYTES = 1024 * MiB;
+export const COMPACT_AT = 0.7;
+/** The agent never holds more than this: ~0.87 of the limit with its own overhead, never OOM. */
+export const CAP_MIB = 850;
+/** The bench's own reading of the working set, which places the crossing. */
+export const POLL_MS = 10;
+
 export interface Decision {
   readonly t: number;
   readonly ratio: number;

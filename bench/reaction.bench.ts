@@ -49,15 +49,14 @@ import {
   memgovDecision,
   reactionMs,
   seedDecision,
+  CAP_MIB,
+  COMPACT_AT,
+  LIMIT_BYTES,
+  POLL_MS,
   type Crossing,
   type Decision,
 } from './reaction-measure.ts';
 
-const LIMIT_BYTES = 1024 * MiB;
-const COMPACT_AT = 0.7;
-/** The agent never holds more than this: ~0.87 of the limit with its own overhead, never OOM. */
-const CAP_MIB = 850;
-const POLL_MS = 10;
 /** memgov gets this long after the crossing before a trial counts it as missed. */
 const MEMGOV_DEADLINE_MS = 30_000;
 
