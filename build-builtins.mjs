@@ -1,0 +1,68 @@
+// An esbuild plugin for the bundle (build.mjs): each Node built-in the code imports becomes a small
+// module that takes it from `process.getBuiltinModule` on first use instead of an ESM `import`.
+//
+// Why (docs/BENCHMARKS.md, "Footprint within target"): an ESM import of a built-in loads it at
+// start-up and builds its namespace, which runs every getter of the module (node:crypto's pulls in
+// all of WebCrypto). The idle daemon never needs node:child_process, node:readline or
+// node:stream, and needs node:crypto only for a hash. Measured on bare Node 20, 10 built-ins
+// imported as ESM: start-up peak +4.7 MiB; taken with getBuiltinModule: +3.3 MiB; not loaded: 0.
+import { builtinModules, createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const BUILTIN = new RegExp(
+  `^(node:)?(${builtinModules.map((m) => m.replace('/', '\\/')).join('|')})$`,
+);
+const NAMESPACE = 'memgov-builtin';
+
+/**
+ * A plain function (not a class, no properties of its own such as `promisify.custom` or
+ * `realpath.native`) can be forwarded: the wrapper loads the module on its first call.
+ */
+function forwardable(value) {
+  if (typeof value !== 'function') return false;
+  if (/^class\b/.test(Function.prototype.toString.call(value))) return false;
+  if (/^[A-Z]/.test(value.name)) return false;
+  const own = Object.getOwnPropertyNames(value).filter(
+    (n) => !['length', 'name', 'prototype'].includes(n),
+  );
+  return own.length === 0;
+}
+
+/** The module's source: forwarding functions, and pure lazy reads for everything else. */
+function moduleSource(id) {
+  const mod = require(id);
+  const lines = [
+    `let loaded;`,
+    `const load = () => (loaded ??= process.getBuiltinModule(${JSON.stringify(id)}));`,
+    `export default /* @__PURE__ */ load();`,
+  ];
+  // Only the names, not the values: reading a getter (crypto.webcrypto) here would be harmless,
+  // but the descriptor tells which names are getters without running them.
+  for (const name of Object.keys(mod)) {
+    if (!/^[A-Za-z_$][\w$]*$/.test(name) || name === 'default') continue;
+    const descriptor = Object.getOwnPropertyDescriptor(mod, name);
+    if (descriptor !== undefined && 'value' in descriptor && forwardable(descriptor.value))
+      lines.push(`export function ${name}(...args) { return load().${name}(...args); }`);
+    else lines.push(`export const ${name} = /* @__PURE__ */ (() => load().${name})();`);
+  }
+  return lines.join('\n');
+}
+
+export const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(build) {
+    // Static imports only: require() in CommonJS dependencies and import() already load on use.
+    build.onResolve({ filter: BUILTIN }, (args) =>
+      args.kind === 'import-statement'
+        ? {
+            path: args.path.startsWith('node:') ? args.path : `node:${args.path}`,
+            namespace: NAMESPACE,
+          }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: NAMESPACE }, (args) => ({
+      contents: moduleSource(args.path),
+      loader: 'js',
+    }));
+  },
+};
