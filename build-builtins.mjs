@@ -17,17 +17,38 @@ const LAZY_NAMESPACE = 'memgov-lazy-package';
 const ROOT = new URL('.', import.meta.url).pathname;
 
 /**
- * A plain function (not a class, no properties of its own such as `promisify.custom` or
- * `realpath.native`) can be forwarded: the wrapper loads the module on its first call.
+ * The keys a forwarder must carry besides the call (`promisify.custom` on execFile,
+ * `realpath.native`), as source text; null when one cannot be named (a symbol not from
+ * Symbol.for).
  */
-function forwardable(value) {
-  if (typeof value !== 'function') return false;
-  if (/^class\b/.test(Function.prototype.toString.call(value))) return false;
-  if (/^[A-Z]/.test(value.name)) return false;
-  const own = Object.getOwnPropertyNames(value).filter(
-    (n) => !['length', 'name', 'prototype'].includes(n),
-  );
-  return own.length === 0;
+function extraKeys(value) {
+  const keys = [];
+  for (const key of Reflect.ownKeys(value)) {
+    if (['length', 'name', 'prototype'].includes(key)) continue;
+    if (typeof key === 'string') keys.push(JSON.stringify(key));
+    else if (Symbol.keyFor(key) !== undefined)
+      keys.push(`Symbol.for(${JSON.stringify(Symbol.keyFor(key))})`);
+    else return null;
+  }
+  return keys;
+}
+
+/**
+ * A function that is not a class can be forwarded: the wrapper loads the module on its first
+ * call, and each of the function's own properties is a getter that loads it when read.
+ */
+function forwarder(name, value) {
+  if (typeof value !== 'function') return null;
+  if (/^class\b/.test(Function.prototype.toString.call(value))) return null;
+  if (/^[A-Z]/.test(value.name)) return null;
+  const keys = extraKeys(value);
+  if (keys === null) return null;
+  return [
+    `export function ${name}(...args) { return load().${name}(...args); }`,
+    ...keys.map(
+      (key) => `Object.defineProperty(${name}, ${key}, { get: () => load().${name}[${key}] });`,
+    ),
+  ];
 }
 
 /** The module's source: forwarding functions, and pure lazy reads for everything else. */
@@ -43,9 +64,11 @@ function moduleSource(id) {
   for (const name of Object.keys(mod)) {
     if (!/^[A-Za-z_$][\w$]*$/.test(name) || name === 'default') continue;
     const descriptor = Object.getOwnPropertyDescriptor(mod, name);
-    if (descriptor !== undefined && 'value' in descriptor && forwardable(descriptor.value))
-      lines.push(`export function ${name}(...args) { return load().${name}(...args); }`);
-    else lines.push(`export const ${name} = /* @__PURE__ */ (() => load().${name})();`);
+    const forwarded =
+      descriptor !== undefined && 'value' in descriptor ? forwarder(name, descriptor.value) : null;
+    lines.push(
+      ...(forwarded ?? [`export const ${name} = /* @__PURE__ */ (() => load().${name})();`]),
+    );
   }
   return lines.join('\n');
 }
