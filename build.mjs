@@ -1,6 +1,7 @@
 // Bundles the CLI into one file, dist/memgov.mjs: node plus this file runs every command.
 // Used by `npm run build` and by the test setup, so tests always exercise the current bundle.
 import { build } from 'esbuild';
+import { lazyBuiltins } from './build-builtins.mjs';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 const root = new URL('.', import.meta.url).pathname;
@@ -26,6 +27,7 @@ export async function buildBundle() {
     banner: {
       js: "import { createRequire as __memgovRequire } from 'node:module'; const require = __memgovRequire(import.meta.url);",
     },
+    plugins: [lazyBuiltins],
     logLevel: 'warning',
   });
   // Several test runs may build at once: each file is written aside and renamed into place, so a

@@ -11,7 +11,6 @@
 // the first one's fresh lock aside, and a third process could create a lock before it was put
 // back, leaving two owners (seen in 2 of 30 races of 8 processes over a stale lock). With it, only
 // the guard's holder moves a lock, and only after judging it stale again while holding the guard.
-import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
   constants,
@@ -27,7 +26,9 @@ import {
 } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
+import { sha256Hex } from '../lib/sha256.ts';
 import { closeQuietly, errnoCode, errnoSummary, sleepSync, unlinkQuietly } from './errno.ts';
+import { randomHex } from './random.ts';
 import { readProcStat } from './proc.ts';
 import { makePrivateDirectory } from './state-file.ts';
 
@@ -224,7 +225,7 @@ function moveStaleAside(path: string, seen: Seen, ctx: Context): Result<Removal,
   if (current === undefined || !sameFile(current, seen) || judge(current, ctx).live) {
     return ok({ kind: 'changed' });
   }
-  const aside = `${path}.stale-${ctx.pid}-${randomBytes(4).toString('hex')}`;
+  const aside = `${path}.stale-${ctx.pid}-${randomHex(4)}`;
   try {
     renameSync(path, aside);
   } catch (error) {
@@ -256,7 +257,7 @@ function removeStale(
   ctx: Context,
   depth: number,
 ): Result<Removal, LockError> {
-  const digest = createHash('sha256').update(seen.content).digest('hex').slice(0, 16);
+  const digest = sha256Hex(seen.content).slice(0, 16);
   const guardPath = `${path}.takeover-${digest}`;
   const created = createExclusive(guardPath, ctx.content);
   if (created.isErr()) return err(created.error);
@@ -364,7 +365,8 @@ export function acquireLock(
  * (the entrypoint loop's memgov and the postStart hook's), named after the state file's path.
  */
 export function companionLockPath(stateFile: string, shmDir = '/dev/shm'): string {
-  const key = createHash('sha256').update(resolve(stateFile)).digest('hex').slice(0, 16);
+  // sha256Hex, not node:crypto: the daemon takes this lock at start-up (lib/sha256.ts says why).
+  const key = sha256Hex(resolve(stateFile)).slice(0, 16);
   return `${shmDir}/memgov-${key}.lock`;
 }
 

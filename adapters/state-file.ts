@@ -22,11 +22,11 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { err, ok, type Result } from 'neverthrow';
 import { closeQuietly, errnoCode, errnoSummary, unlinkQuietly } from './errno.ts';
 import { hasExited } from './proc.ts';
+import { randomHex } from './random.ts';
 
 /** The envelope format this memgov writes and the only one it reads. */
 export const STATE_VERSION = 1;
@@ -102,7 +102,7 @@ const TEMP_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | c
  */
 function openTemp(path: string): { fd: number; tempPath: string } {
   for (let attempt = 0; ; attempt++) {
-    const tempPath = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+    const tempPath = `${path}.tmp-${process.pid}-${randomHex(6)}`;
     try {
       return { fd: openSync(tempPath, TEMP_FLAGS, 0o600), tempPath };
     } catch (error) {

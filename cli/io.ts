@@ -1,6 +1,6 @@
 // The CLI's window on the world: commands write through this so tests can capture output and
 // exit codes without spawning processes.
-import { writeSync } from 'node:fs';
+import { fstatSync, writeSync } from 'node:fs';
 import { errnoCode, errnoSummary, sleepSync } from '../adapters/errno.ts';
 
 /** Why standard output takes no more: its reader went away (EPIPE, `| head`), or another error. */
@@ -64,6 +64,20 @@ function createStdout(): { write: (text: string) => void; failure: () => OutFail
 }
 
 const stdout = createStdout();
+
+/**
+ * process.stdout.isTTY, without building process.stdout where fd 1 cannot be a terminal (a pipe,
+ * a file): that stream brings node:net and the stream modules, +1.7 MiB of peak RSS for a daemon
+ * that logs through `out` anyway (docs/BENCHMARKS.md, "Footprint within target").
+ */
+export function stdoutIsTerminal(): boolean {
+  try {
+    if (!fstatSync(STDOUT_FD).isCharacterDevice()) return false;
+  } catch {
+    // fd 1 unusable: process.stdout says what it makes of that, as before.
+  }
+  return process.stdout.isTTY === true;
+}
 
 export const processIo: CliIo = {
   out: stdout.write,

@@ -1,14 +1,4 @@
 // memgov's command dispatcher: picks one command module and returns its exit code.
-import { demoCommand } from './commands/demo.ts';
-import { diagramCommand } from './commands/diagram.ts';
-import { replayCommand } from './commands/replay.ts';
-import { restoreCommand } from './commands/restore.ts';
-import { runCommand } from './commands/run.ts';
-import { startCommand } from './commands/start.ts';
-import { statusCommand } from './commands/status.ts';
-import { syntheticAgentCommand } from './commands/synthetic-agent.ts';
-import { sampleCommand } from './commands/sample.ts';
-import { timelineCommand } from './commands/timeline.ts';
 import { EXIT_OK, EXIT_USAGE, type CliIo } from './io.ts';
 
 declare const MEMGOV_VERSION: string | undefined;
@@ -34,18 +24,24 @@ Run 'memgov <command> --help' for a command's options.
 
 type Command = (argv: readonly string[], io: CliIo) => number | Promise<number>;
 
-const COMMANDS: Readonly<Record<string, Command>> = {
-  run: runCommand,
-  start: startCommand,
-  status: statusCommand,
-  replay: replayCommand,
-  timeline: timelineCommand,
-  sample: sampleCommand,
-  diagram: diagramCommand,
-  demo: demoCommand,
-  restore: restoreCommand,
+/**
+ * Each command's module is loaded when it runs, not at start-up: the daemon (`run`) then never
+ * parses the replay, timeline, demo, restore or diagram code, nor the libraries only they use
+ * (docs/BENCHMARKS.md, "Footprint within target": the idle daemon's start-up peak).
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  run: async () => (await import('./commands/run.ts')).runCommand,
+  start: async () => (await import('./commands/start.ts')).startCommand,
+  status: async () => (await import('./commands/status.ts')).statusCommand,
+  replay: async () => (await import('./commands/replay.ts')).replayCommand,
+  timeline: async () => (await import('./commands/timeline.ts')).timelineCommand,
+  sample: async () => (await import('./commands/sample.ts')).sampleCommand,
+  diagram: async () => (await import('./commands/diagram.ts')).diagramCommand,
+  demo: async () => (await import('./commands/demo.ts')).demoCommand,
+  restore: async () => (await import('./commands/restore.ts')).restoreCommand,
   // Hidden: the demo's and the tests' stand-in agent.
-  'synthetic-agent': syntheticAgentCommand,
+  'synthetic-agent': async () =>
+    (await import('./commands/synthetic-agent.ts')).syntheticAgentCommand,
 };
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
@@ -58,10 +54,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     io.out(`${VERSION}\n`);
     return EXIT_OK;
   }
-  const command = COMMANDS[name];
-  if (command === undefined) {
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (load === undefined) {
     io.err(`memgov: unknown command "${name}"\n\n${MAIN_HELP}`);
     return EXIT_USAGE;
   }
+  const command = await load();
   return command(rest, io);
 }

@@ -5,7 +5,7 @@ import { createLog } from '../../actors/log.ts';
 import { runDaemon } from '../daemon.ts';
 import { stringFlag, type FlagSpec, type ParsedArgs } from '../args.ts';
 import { openCommand } from '../command.ts';
-import { EXIT_USAGE, type CliIo } from '../io.ts';
+import { EXIT_USAGE, stdoutIsTerminal, type CliIo } from '../io.ts';
 
 export const RUN_HELP = `Usage: memgov run [options] [-- AGENT COMMAND...]
 
@@ -170,10 +170,13 @@ export async function runCommand(argv: readonly string[], io: CliIo): Promise<nu
   const { args } = opened.value;
   const config = resolveRunConfig('run', args, io);
   if (typeof config === 'number') return config;
-  const format = stringFlag(args, 'log-format') ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  const format = stringFlag(args, 'log-format') ?? (stdoutIsTerminal() ? 'pretty' : 'json');
   const log = createLog({
     level: config.daemon.logLevel,
     format: format === 'pretty' ? 'pretty' : 'json',
+    // Written synchronously to fd 1 like every other output of the CLI, so the daemon never
+    // builds process.stdout (cli/io.ts, stdoutIsTerminal, says what that costs).
+    writeLine: (line) => io.out(line),
   });
   return runDaemon({ config, agentCommand: args.rest, log });
 }
