@@ -63,8 +63,15 @@ export interface LadderFacts {
    * a new agent incarnation starts (`agentStarted`).
    */
   readonly tier3Armed: boolean;
-  /** The previous valid sample, for the growth rate. */
-  readonly previous: { readonly t: number; readonly usedBytes: number } | null;
+  /**
+   * The sample the growth rate is measured from, with the growth measured at it: the previous
+   * valid sample, unless that came less than GROWTH_SPAN_MS before (see growthSince).
+   */
+  readonly previous: {
+    readonly t: number;
+    readonly usedBytes: number;
+    readonly growthBytesPerSec?: number;
+  } | null;
   /**
    * The governor's clock: the latest sample time seen, valid or not, never moving back. Windows
    * are judged on it, so a wall clock that steps back (NTP) or a sample without a usable time
@@ -248,6 +255,25 @@ function climbing(growthBytesPerSec: number, config: PolicyConfig): boolean {
 }
 
 /**
+ * Kept back from the time the assumed growth needs to fill the cgroup: the ladder still needs
+ * the sample right after an action and about two urgent ones (URGENT_FLOOR_MS each) to reach
+ * tier 3 before the limit.
+ */
+export const LIMIT_RESERVE_MS = 150;
+
+/**
+ * The longest interval that still leaves tier 3 time before the limit at the assumed growth,
+ * not below urgentPollMs. It binds only when little memory is free (under ~575 MiB at 500 MiB/s):
+ * in a 320 MiB cgroup at 1/8 a 1 s floor let a 500 MiB/s burst reach the limit before the next
+ * sample (bench/tier3-race.bench.ts); there memgov now samples every ~410 ms, and pays for it in
+ * CPU (docs/BENCHMARKS.md, "Tier 3 before the kernel").
+ */
+function limitIntervalMs(freeBytes: number, config: PolicyConfig): number {
+  const fillMs = (Math.max(0, freeBytes) / config.assumedGrowthBytesPerSec) * 1000;
+  return Math.max(config.urgentPollMs, Math.floor(fillMs - LIMIT_RESERVE_MS));
+}
+
+/**
  * The polling speed and delay after a sample without action. Relaxed and fast intervals are
  * shortened by headroom: the time the assumed worst growth rate needs to reach the next
  * threshold (earlyoom's sleep_time_ms idea), so a burst starting between two polls is still
@@ -277,6 +303,8 @@ export function choosePolling(
     const windowLeftMs = facts.lastCompact.atMs + config.compactWindowMs - tMs;
     if (windowLeftMs > 0) baseMs = Math.max(config.minPollMs, Math.min(baseMs, windowLeftMs));
   }
+  // Applied last: urgency is judged against the ordinary interval, as before this cap.
+  const limitMs = limitIntervalMs(limitBytes - usedBytes, config);
   if (growthBytesPerSec > 0) {
     const toLimitMs = (Math.max(0, limitBytes - usedBytes) / growthBytesPerSec) * 1000;
     if (toLimitMs < config.urgentHorizonIntervals * baseMs) {
@@ -292,9 +320,36 @@ export function choosePolling(
       ? Math.max(config.urgentPollMs, Math.floor(headroomMs))
       : baseMs;
     const nextPollMs = Math.min(baseMs, climbingMs, Math.max(config.urgentPollMs, toThresholdMs));
-    return { speed: base, nextPollMs };
+    return { speed: base, nextPollMs: Math.min(nextPollMs, limitMs) };
   }
-  return { speed: base, nextPollMs: baseMs };
+  return { speed: base, nextPollMs: Math.min(baseMs, limitMs) };
+}
+
+/**
+ * Growth is not measured over less than this. The sample right after an action comes a few ms
+ * after it: growth over that span is noise (0 at 500 MiB/s), which dropped a burst at 89% from
+ * urgent to the 1 s fast poll, and the kernel killed the agent before tier 3 (bench/tier3-race).
+ */
+export const GROWTH_SPAN_MS = 50;
+
+/**
+ * The growth since the reference sample, and the reference to keep: a sample closer than
+ * GROWTH_SPAN_MS to it keeps the reference and its growth, so the next one measures the span.
+ */
+function growthSince(
+  previous: LadderFacts['previous'],
+  tMs: number,
+  usedBytes: number,
+): { growthBytesPerSec: number; reference: NonNullable<LadderFacts['previous']> } {
+  const here = { t: tMs, usedBytes };
+  if (previous === null)
+    return { growthBytesPerSec: 0, reference: { ...here, growthBytesPerSec: 0 } };
+  const elapsedMs = tMs - previous.t;
+  if (elapsedMs < GROWTH_SPAN_MS) {
+    return { growthBytesPerSec: previous.growthBytesPerSec ?? 0, reference: previous };
+  }
+  const growthBytesPerSec = ((usedBytes - previous.usedBytes) / elapsedMs) * 1000;
+  return { growthBytesPerSec, reference: { ...here, growthBytesPerSec } };
 }
 
 /**
@@ -335,9 +390,7 @@ export function decide(
   const { action, reason } = chooseAction(facts, tMs, ratio, config);
   // The facts below follow the agent rung even when stop-tool replaces it: it counts as that tier.
   const stopsTool = action !== null && toolHoldsTheMemory(sample, usedBytes, config);
-  const elapsedMs = facts.previous === null ? 0 : tMs - facts.previous.t;
-  const growthBytesPerSec =
-    elapsedMs > 0 ? ((usedBytes - (facts.previous?.usedBytes ?? usedBytes)) / elapsedMs) * 1000 : 0;
+  const { growthBytesPerSec, reference } = growthSince(facts.previous, tMs, usedBytes);
 
   const polling = choosePolling(
     facts,
@@ -354,7 +407,7 @@ export function decide(
       action === 'compact' ? false : action === 'clear' ? true : facts.clearedSinceCompact,
     tier3Armed:
       action === 'archive-terminate' ? false : facts.tier3Armed || ratio < config.compactAt,
-    previous: { t: tMs, usedBytes },
+    previous: reference,
     clockMs: tMs,
     speed: polling.speed,
     ...(facts.agentIncarnation === undefined ? {} : { agentIncarnation: facts.agentIncarnation }),

@@ -1,7 +1,7 @@
 // The seed scenarios: every rule of docs/DESIGN.md#the-policy and every boundary, through the real machine.
 import { describe, expect, it } from 'vitest';
 import { actionsOf, at, drive, LIMIT_BYTES, policy } from '../support/governor.ts';
-import type { Action } from '../../machines/policy.ts';
+import { LIMIT_RESERVE_MS, type Action } from '../../machines/policy.ts';
 
 const T0 = 1_000_000;
 const WINDOW_MS = 300_000;
@@ -183,9 +183,19 @@ describe('polling speeds', () => {
   });
 
   it('never polls faster than minPollMs on headroom alone', () => {
-    const [step] = drive([at(T0, 0.6999)]);
+    const [step] = drive([big(T0, 0.6999, 4096 * MiB)]);
     expect(step?.decision.nextPollMs).toBe(1_000);
     expect(step?.decision.speed).toBe('relaxed');
+  });
+
+  it('with little memory free, polls in time for tier 3 before the limit at the assumed growth', () => {
+    // 10^9 bytes at 70%: 286 MiB free fill in 572 ms at 500 MiB/s; less the 150 ms reserve.
+    const [step] = drive([at(T0, 0.6999)]);
+    expect(step?.decision.nextPollMs).toBe(
+      Math.floor(((0.3001 * 1e9) / (500 * MiB)) * 1000 - LIMIT_RESERVE_MS),
+    );
+    // Nearly full (93 MiB free of 300): never below urgentPollMs on this rule.
+    expect(drive([big(T0, 0.69, 300 * MiB)])[0]?.decision.nextPollMs).toBe(250);
   });
 
   it('polls at most every fastPollMs at or above fastPollAt, with hysteresis on the way down', () => {
@@ -213,9 +223,9 @@ describe('polling speeds', () => {
   });
 
   it('looks again when the measured growth reaches the next threshold, not a whole interval later', () => {
-    // 1 GiB limit, +50 MiB/s, now 10 MiB below compactAt: the crossing is 200 ms away, so the
+    // 4 GiB limit, +50 MiB/s, now 10 MiB below compactAt: the crossing is 200 ms away, so the
     // next sample comes after urgentPollMs (250 ms), not after minPollMs (1000 ms).
-    const limit = 1024 * MiB;
+    const limit = 4096 * MiB;
     const below = 0.7 * limit - 10 * MiB;
     const steps = drive([
       { t: T0, current: below - 50 * MiB, inactiveFile: 0, limit },

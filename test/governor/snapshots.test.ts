@@ -113,6 +113,19 @@ describe('golden persisted snapshots', () => {
     expect(GOLDEN_SAMPLES['compacted-at-72.json']?.at(-1)?.t).toBe(COMPACT_AT_MS);
   });
 
+  it('a snapshot from before the growth span (no growth at its reference sample) decides the same', () => {
+    const samples = [
+      at(COMPACT_AT_MS + 10, 0.74),
+      at(COMPACT_AT_MS + 3 * MINUTE_MS, 0.75),
+      at(COMPACT_AT_MS + 6 * MINUTE_MS, 0.76),
+    ];
+    const legacy = restore('legacy/compacted-at-72-before-growth-span.json');
+    expect(legacy.actor.getSnapshot().context.facts.previous).not.toHaveProperty(
+      'growthBytesPerSec',
+    );
+    expect(legacy.feed(samples)).toEqual(restore('compacted-at-72.json').feed(samples));
+  });
+
   it('restored compacted-at-72: 3 minutes into the window 75% does not compact again', () => {
     const { feed } = restore('compacted-at-72.json');
     expect(feed([at(COMPACT_AT_MS + 3 * MINUTE_MS, 0.75)])).toEqual([
